@@ -1,0 +1,260 @@
+//! The client half: one connection per request, the API version negotiated
+//! once with `/_ping`, JSON in and out, chunked streams read as they arrive,
+//! and hijacked connections for attach.
+
+use std::fmt;
+use std::io::{BufReader, Read, Write};
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::conn::{Connection, Host};
+use super::message::{BodyReader, Framing, HeadError, read_head};
+use super::server::{Hijacked, MAX_HEAD_BYTES, MAX_HEADERS};
+use crate::version::{self, API_VERSION, ApiVersion};
+
+/// An error the daemon answered with: its status and `message`. Shown the
+/// way the docker CLI shows it.
+#[derive(Debug, Clone)]
+pub struct DaemonError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error response from daemon: {}", self.message)
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+/// A response whose body has not been read yet.
+pub struct ClientResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    body: BodyReader<BufReader<Connection>>,
+}
+
+impl ClientResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Turns a 4xx/5xx answer into a [`DaemonError`] carrying its message.
+    pub fn check(mut self) -> anyhow::Result<ClientResponse> {
+        if self.status < 400 {
+            return Ok(self);
+        }
+        let mut body = String::new();
+        let _ = (&mut self.body).take(64 * 1024).read_to_string(&mut body);
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| format!("status {} with body {:?}", self.status, body.trim()));
+        Err(DaemonError {
+            status: self.status,
+            message,
+        }
+        .into())
+    }
+
+    pub fn json<T: DeserializeOwned>(self) -> anyhow::Result<T> {
+        let mut checked = self.check()?;
+        let mut bytes = Vec::new();
+        checked
+            .body
+            .read_to_end(&mut bytes)
+            .context("reading response body")?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "daemon sent invalid JSON: {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    }
+}
+
+impl Read for ClientResponse {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.body.read(buf)
+    }
+}
+
+pub struct Client {
+    host: Host,
+    version: ApiVersion,
+}
+
+impl Client {
+    /// A client that speaks our newest version until [`Client::negotiate`].
+    pub fn new(host: Host) -> Client {
+        Client {
+            host,
+            version: API_VERSION,
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub fn version(&self) -> ApiVersion {
+        self.version
+    }
+
+    // ANCHOR: ping
+    /// Pings the daemon and settles on an API version, as the docker CLI
+    /// does: `HEAD /_ping`, falling back to `GET` when HEAD is refused.
+    pub fn negotiate(&mut self) -> anyhow::Result<ApiVersion> {
+        let mut response = self.send("HEAD", "/_ping", None)?;
+        if response.status == 404 || response.status == 405 {
+            response = self.send("GET", "/_ping", None)?;
+        }
+        self.version = version::negotiate(API_VERSION, response.header("Api-Version"));
+        Ok(self.version)
+    }
+    // ANCHOR_END: ping
+
+    /// Sends one request on a new connection; returns once the response head
+    /// is in. `path` has no version prefix: it is added here.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<ClientResponse> {
+        let (reader, status, headers) = self.exchange(method, path, body, false)?;
+        let framing = response_framing(method, status, &headers)?;
+        Ok(ClientResponse {
+            status,
+            headers,
+            body: BodyReader::new(reader, framing),
+        })
+    }
+
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send("GET", path, None)?.json()
+    }
+
+    pub fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let bytes = serde_json::to_vec(body)?;
+        self.send("POST", path, Some(("application/json", bytes)))?
+            .json()
+    }
+
+    /// A POST with no body whose answer has no body either (start, stop, ...).
+    pub fn post(&self, path: &str) -> anyhow::Result<ClientResponse> {
+        self.send("POST", path, None)?.check()
+    }
+
+    /// Asks to take over the connection (`Upgrade: tcp`) and expects `101`.
+    pub fn hijack(&self, path: &str) -> anyhow::Result<Hijacked> {
+        let (reader, status, headers) = self.exchange("POST", path, None, true)?;
+        if status != 101 {
+            let framing = response_framing("POST", status, &headers)?;
+            ClientResponse {
+                status,
+                headers,
+                body: BodyReader::new(reader, framing),
+            }
+            .check()?;
+            bail!("unable to upgrade to tcp, received {status}");
+        }
+        let writer = reader
+            .get_ref()
+            .try_clone()
+            .context("cloning the hijacked connection")?;
+        Ok(Hijacked { reader, writer })
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        upgrade: bool,
+    ) -> anyhow::Result<(BufReader<Connection>, u16, Vec<(String, String)>)> {
+        let mut conn = Connection::connect(&self.host)?;
+        let versioned = if path == "/_ping" {
+            path.to_string()
+        } else {
+            format!("/v{}{path}", self.version)
+        };
+        let mut head = format!(
+            "{method} {versioned} HTTP/1.1\r\nHost: minidocker\r\nUser-Agent: minidocker-client/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        if upgrade {
+            head.push_str("Connection: Upgrade\r\nUpgrade: tcp\r\n");
+        } else {
+            head.push_str("Connection: close\r\n");
+        }
+        let body = body.unwrap_or(("", Vec::new()));
+        if !body.0.is_empty() {
+            head.push_str(&format!("Content-Type: {}\r\n", body.0));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.1.len()));
+        let io_context = || format!("talking to the daemon at {}", self.host);
+        conn.write_all(head.as_bytes()).with_context(io_context)?;
+        conn.write_all(&body.1).with_context(io_context)?;
+        let mut reader = BufReader::new(conn);
+        let head = match read_head(&mut reader, MAX_HEAD_BYTES) {
+            Ok(Some(head)) => head,
+            Ok(None) | Err(HeadError::Truncated) => {
+                bail!("the daemon at {} closed the connection", self.host)
+            }
+            Err(HeadError::TooLarge) => bail!(
+                "the daemon at {} sent an oversized response head",
+                self.host
+            ),
+            Err(HeadError::Io(e)) => return Err(e).with_context(io_context),
+        };
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut slots);
+        parsed
+            .parse(&head)
+            .map_err(|e| anyhow!("malformed response from {}: {e}", self.host))?;
+        let status = parsed.code.unwrap_or(0);
+        let headers = parsed
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        Ok((reader, status, headers))
+    }
+}
+
+/// RFC 9112 §6.3: no body after HEAD, 1xx, 204 or 304; otherwise chunked,
+/// Content-Length, or everything until the server closes.
+fn response_framing(
+    method: &str,
+    status: u16,
+    headers: &[(String, String)],
+) -> anyhow::Result<Framing> {
+    if method == "HEAD" || status < 200 || status == 204 || status == 304 {
+        return Ok(Framing::None);
+    }
+    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has("content-length") && !has("transfer-encoding") {
+        return Ok(Framing::UntilClose);
+    }
+    Framing::from_headers(headers).map_err(|e| anyhow!("malformed response: {e}"))
+}

@@ -1,0 +1,78 @@
+//! Transcripts: the terminal output the book shows is produced by tests,
+//! normalised (ids, times, pids, versions), and committed under
+//! `book/src/transcripts/`. A test calls [`check`]; when the output drifts
+//! from the committed file, CI fails (`CI` is set) and elsewhere a warning
+//! names the file — on a cgroup v2 VM paths legitimately differ.
+//! `UPDATE_TRANSCRIPTS=1 scripts/test.sh` rewrites them.
+
+use std::path::PathBuf;
+
+use regex::Regex;
+
+/// `book/src/transcripts/` of this repository.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../book/src/transcripts")
+}
+
+/// Replaces what changes from run to run with stable placeholders.
+pub fn normalize(text: &str) -> String {
+    let rules: &[(&str, &str)] = &[
+        (r"[0-9a-f]{64}", "<id>"),
+        (r"\b[0-9a-f]{12}\b", "<short-id>"),
+        (
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+            "<time>",
+        ),
+        (r"\b\d+ms\b", "<n>ms"),
+        (r"Docker-Client/[0-9.]+", "Docker-Client/<version>"),
+        (r"minidocker-ch01/[0-9.]+", "minidocker-ch01/<version>"),
+        (r"/tmp/[^\s/]+", "/tmp/<dir>"),
+    ];
+    let mut text = text.to_string();
+    for (pattern, replacement) in rules {
+        let re = Regex::new(pattern).expect("valid pattern");
+        text = re.replace_all(&text, *replacement).into_owned();
+    }
+    text
+}
+
+/// Compares `actual` (already normalised) with `book/src/transcripts/NAME`.
+pub fn check(name: &str, actual: &str) {
+    let path = dir().join(name);
+    if std::env::var_os("UPDATE_TRANSCRIPTS").is_some_and(|v| v != "0") {
+        std::fs::create_dir_all(dir()).expect("creating book/src/transcripts");
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        eprintln!("transcript updated: book/src/transcripts/{name}");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected == actual {
+        return;
+    }
+    let message = format!(
+        "transcript drift: book/src/transcripts/{name} differs from this run \
+         (regenerate with UPDATE_TRANSCRIPTS=1 scripts/test.sh)\n--- committed\n{expected}\n--- this run\n{actual}"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("warning: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_what_varies() {
+        let id = "ab12".repeat(16);
+        let text = format!(
+            "c1 POST /v1.50/containers/{id}/start 204 3ms at 2025-11-28T00:48:30.691427000Z by Docker-Client/28.2.2 ({})",
+            &id[..12]
+        );
+        assert_eq!(
+            normalize(&text),
+            "c1 POST /v1.50/containers/<id>/start 204 <n>ms at <time> by Docker-Client/<version> (<short-id>)"
+        );
+    }
+}
