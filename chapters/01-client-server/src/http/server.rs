@@ -30,6 +30,8 @@ pub const MAX_JSON_BODY: u64 = 4 * 1024 * 1024;
 /// How much of a body a handler left unread we discard to keep the
 /// connection usable; beyond that, we close the connection instead.
 const MAX_DRAIN: u64 = 1024 * 1024;
+/// How much of a JSON body `--trace` prints.
+const TRACE_BODY_CHARS: usize = 400;
 /// An idle keep-alive connection is closed after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -97,11 +99,15 @@ impl Request<'_> {
             ));
         }
         if self.trace {
-            eprintln!(
-                "c{} >   {}",
-                self.connection,
-                String::from_utf8_lossy(&bytes)
-            );
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim_end();
+            let shown: String = text.chars().take(TRACE_BODY_CHARS).collect();
+            let more = if shown.len() < text.len() {
+                format!(" … ({} bytes)", text.len())
+            } else {
+                String::new()
+            };
+            eprintln!("c{} >   {shown}{more}", self.connection);
         }
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"null"

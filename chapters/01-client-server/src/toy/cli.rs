@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -260,26 +261,44 @@ fn version(client: &Client) -> anyhow::Result<i32> {
 fn ps(client: &Client, all: bool) -> anyhow::Result<i32> {
     let rows: Vec<ContainerSummary> =
         client.get_json(&format!("/containers/json?all={}", all as u8))?;
-    println!(
-        "{:<14}{:<30}{:<20}{:<28}NAMES",
-        "CONTAINER ID", "COMMAND", "CREATED", "STATUS"
-    );
+    let header = ["CONTAINER ID", "COMMAND", "CREATED", "STATUS", "NAMES"];
+    let mut table = vec![header.map(String::from).to_vec()];
     for row in rows {
-        let command: String = format!("\"{}\"", row.command).chars().take(28).collect();
-        let created =
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(row.created.max(0) as u64);
-        let ago = format!(
-            "{} ago",
-            timefmt::human_duration(created.elapsed().unwrap_or_default())
-        );
-        let id: String = row.id.chars().take(12).collect();
-        println!(
-            "{id:<14}{command:<30}{ago:<20}{:<28}{}",
+        let created = UNIX_EPOCH + Duration::from_secs(row.created.max(0) as u64);
+        let age = timefmt::human_duration(created.elapsed().unwrap_or_default());
+        table.push(vec![
+            row.id.chars().take(12).collect(),
+            format!("\"{}\"", row.command).chars().take(30).collect(),
+            format!("{age} ago"),
             row.status,
-            row.names.join(",").trim_start_matches('/')
-        );
+            row.names.join(",").trim_start_matches('/').to_string(),
+        ]);
     }
+    print!("{}", format_table(&table));
     Ok(0)
+}
+
+/// Columns as wide as their widest cell plus three spaces, like the docker
+/// CLI's tabwriter.
+pub fn format_table(rows: &[Vec<String>]) -> String {
+    let width = |column: usize| {
+        rows.iter()
+            .filter_map(|r| r.get(column))
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            line.push_str(&" ".repeat(width(column) - cell.chars().count() + 3));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 // ANCHOR: run

@@ -1,0 +1,251 @@
+//! The `ch01` client against the `ch01` daemon, and the transcripts the
+//! book shows.
+
+mod common;
+
+use common::{Daemon, eventually, stderr, stdout};
+
+#[test]
+fn ch01_run_ps_logs_rm() {
+    let daemon = Daemon::start();
+    let out = daemon.ch01(&["run", "--rm", "--", "echo", "hello", "from", "ch01"]);
+    assert_eq!(stdout(&out), "hello from ch01\n", "{}", stderr(&out));
+    assert_eq!(
+        daemon
+            .ch01(&["run", "--rm", "sh", "-c", "exit 7"])
+            .status
+            .code(),
+        Some(7)
+    );
+    let missing = daemon.ch01(&["run", "--rm", "no-such-program"]);
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(
+        stderr(&missing).contains("executable file not found"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let out = daemon.ch01(&[
+        "run",
+        "-d",
+        "--name",
+        "bg",
+        "sh",
+        "-c",
+        "echo one; exec sleep 30",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim().len(), 64);
+    let ps = stdout(&daemon.ch01(&["ps"]));
+    assert!(ps.contains("bg") && ps.contains("Up "), "{ps}");
+    eventually("logs show the first line", || {
+        stdout(&daemon.ch01(&["logs", "bg"])) == "one\n"
+    });
+    let out = daemon.ch01(&["rm", "bg"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("container is running"),
+        "{}",
+        stderr(&out)
+    );
+    let out = daemon.ch01(&["stop", "-t", "5", "bg"]);
+    assert_eq!(stdout(&out), "bg\n", "{}", stderr(&out));
+    assert_eq!(stdout(&daemon.ch01(&["wait", "bg"])), "143\n");
+    assert!(stdout(&daemon.ch01(&["ps", "-a"])).contains("Exited (143)"));
+    assert!(daemon.ch01(&["rm", "bg"]).status.success());
+    assert!(!stdout(&daemon.ch01(&["ps", "-a"])).contains("bg"));
+}
+
+#[test]
+fn ch01_interactive_and_logs_follow() {
+    let daemon = Daemon::start();
+    let mut child = std::process::Command::new(common::CH01)
+        .args(["-H", &daemon.host, "run", "-i", "--rm", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "SHOUT\n");
+
+    assert!(
+        daemon
+            .ch01(&[
+                "run",
+                "-d",
+                "--name",
+                "slow",
+                "sh",
+                "-c",
+                "echo a; sleep 0.3; echo b"
+            ])
+            .status
+            .success()
+    );
+    assert_eq!(stdout(&daemon.ch01(&["logs", "-f", "slow"])), "a\nb\n");
+}
+
+#[test]
+fn ch01_client_errors_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("unix://{}/none.sock", dir.path().display());
+    let out = std::process::Command::new(common::CH01)
+        .args(["-H", &nowhere, "ps"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is the daemon running?"),
+        "{}",
+        stderr(&out)
+    );
+    let out = std::process::Command::new(common::CH01)
+        .args(["-H", "http://x", "ps"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("use unix:///path/to.sock or tcp://"),
+        "{}",
+        stderr(&out)
+    );
+
+    let daemon = Daemon::start();
+    let out = daemon.ch01(&["logs", "ghost"]);
+    assert_eq!(
+        stderr(&out).trim(),
+        "ch01: Error response from daemon: No such container: ghost"
+    );
+    // A second daemon on the same socket is refused, the first keeps serving.
+    let second = daemon.ch01(&["daemon"]);
+    assert!(
+        stderr(&second).contains("in use by a running daemon"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(daemon.ch01(&["version"]).status.success());
+}
+
+/// Normalising changes the widths of `ps` cells: lay the tables out again.
+fn realign_tables(session: &str) -> String {
+    let mut out = String::new();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let splitter = regex::Regex::new(r" {3,}").unwrap();
+    for line in session.lines() {
+        if line.starts_with("CONTAINER ID") || (!table.is_empty() && !line.starts_with('$')) {
+            table.push(splitter.split(line).map(str::to_string).collect());
+            continue;
+        }
+        out.push_str(&api::toy::cli::format_table(&table));
+        table.clear();
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&api::toy::cli::format_table(&table));
+    out
+}
+
+/// Keeps the lines `--trace` prints for each request and response head.
+fn trace_lines(log: &str) -> String {
+    let mut out = String::new();
+    for line in log.lines() {
+        let mut parts = line.splitn(2, ' ');
+        let (conn, rest) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if conn.starts_with('c') && (rest.starts_with('>') || rest.starts_with('<')) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    api::transcript::normalize(&out)
+}
+
+#[test]
+fn transcript_http_exchange_of_docker_run() {
+    let daemon = Daemon::start_with(&["--trace"]);
+    let out = daemon.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(stdout(&out), "hi\n", "{}", stderr(&out));
+    let trace = trace_lines(&daemon.log());
+    // The order the CLI needs, whatever else changes: attach answered with
+    // 101, then the wait's headers, and only then the start.
+    let attach = trace.find("< HTTP/1.1 101 UPGRADED").expect("101 in trace");
+    let wait_head = trace
+        .find("/wait?condition=removed")
+        .expect("wait in trace");
+    let start = trace
+        .find("/start HTTP")
+        .unwrap_or_else(|| trace.find("/start").expect("start in trace"));
+    assert!(attach < wait_head && wait_head < start, "{trace}");
+    api::transcript::check(
+        "ch01-docker-run-trace.txt",
+        &format!(
+            "$ DOCKER_HOST=unix://{{socket}} docker run --rm busybox echo hi\nhi\n\n# the daemon's --trace\n{trace}"
+        ),
+    );
+}
+
+#[test]
+fn transcript_hands_on() {
+    let daemon = Daemon::start();
+    let mut session = String::new();
+    let mut show = |args: &[&str]| {
+        let out = daemon.ch01(args);
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains([' ', '$', '"']) {
+                    format!("'{a}'")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        session.push_str(&format!(
+            "$ ch01 {}\n{}{}",
+            quoted.join(" "),
+            stdout(&out),
+            stderr(&out)
+        ));
+        out
+    };
+    show(&["version"]);
+    show(&[
+        "run",
+        "--rm",
+        "--",
+        "sh",
+        "-c",
+        "echo hello from $(hostname); echo \"my pid is $$\" >&2",
+    ]);
+    let bg = show(&["run", "-d", "--name", "sleeper", "--", "sleep", "300"]);
+    assert!(bg.status.success());
+    show(&["ps"]);
+    show(&["stop", "-t", "1", "sleeper"]);
+    show(&["ps", "-a"]);
+    show(&["rm", "sleeper"]);
+    drop(show);
+    let session = api::transcript::normalize(&session);
+    // Host-specific: the host name, the pid, the kernel.
+    let session = regex::Regex::new(r"hello from \S+")
+        .unwrap()
+        .replace_all(&session, "hello from <host>");
+    let session = regex::Regex::new(r"my pid is \d+")
+        .unwrap()
+        .replace_all(&session, "my pid is <pid>");
+    let session = regex::Regex::new(r"(Kernel: +)\S+")
+        .unwrap()
+        .replace_all(&session, "${1}<kernel>");
+    let session = regex::Regex::new(r"(OS/Arch: +linux/)\S+")
+        .unwrap()
+        .replace_all(&session, "${1}<arch>");
+    let session = regex::Regex::new(r"(Daemon: +)\S+")
+        .unwrap()
+        .replace_all(&session, "${1}unix:///tmp/<dir>/d.sock");
+    let session = regex::Regex::new(r"(Version: +)\d+\.\d+\.\d+")
+        .unwrap()
+        .replace_all(&session, "${1}<version>");
+    let session = regex::Regex::new(r"(Less than a second|\d+ seconds?|About a minute)")
+        .unwrap()
+        .replace_all(&session, "<duration>");
+    api::transcript::check("ch01-hands-on.txt", &realign_tables(&session));
+}
