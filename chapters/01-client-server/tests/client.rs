@@ -226,7 +226,7 @@ fn transcript_hands_on() {
     drop(show);
     let session = api::transcript::normalize(&session);
     // Host-specific: the host name, the pid, the kernel.
-    let session = regex::Regex::new(r"hello from \S+")
+    let session = regex::Regex::new(r"(?m)^hello from \S+$")
         .unwrap()
         .replace_all(&session, "hello from <host>");
     let session = regex::Regex::new(r"my pid is \d+")
@@ -248,4 +248,139 @@ fn transcript_hands_on() {
         .unwrap()
         .replace_all(&session, "<duration>");
     api::transcript::check("ch01-hands-on.txt", &realign_tables(&session));
+}
+
+/// Runs a shell command line (curl, docker context) with `$SOCK` set to the
+/// daemon's socket, and records it for the book.
+fn shell(daemon: &Daemon, session: &mut String, line: &str, env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", line])
+        .env("SOCK", &daemon.socket)
+        .envs(env.iter().copied())
+        .output()
+        .expect("running sh");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    session.push_str(&format!("$ {line}\n{text}"));
+    if !text.ends_with('\n') && !text.is_empty() {
+        session.push('\n');
+    }
+    assert!(out.status.success(), "{line}: {text}");
+    text
+}
+
+#[test]
+fn transcript_curl_experiments() {
+    let daemon = Daemon::start();
+    let mut s = String::new();
+    let ping = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK -i http://localhost/_ping",
+        &[],
+    );
+    assert!(
+        ping.contains("Api-Version: 1.50") && ping.ends_with("OK"),
+        "{ping}"
+    );
+    let create = shell(
+        &daemon,
+        &mut s,
+        r#"curl -s --unix-socket $SOCK -H 'Content-Type: application/json' -d '{"Cmd":["sh","-c","echo made by curl"]}' 'http://localhost/v1.50/containers/create?name=by-curl'"#,
+        &[],
+    );
+    assert!(create.contains("\"Id\""), "{create}");
+    shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK -X POST -w '%{http_code}\\n' http://localhost/containers/by-curl/start",
+        &[],
+    );
+    let wait = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK -X POST http://localhost/containers/by-curl/wait",
+        &[],
+    );
+    assert_eq!(wait.trim(), r#"{"StatusCode":0}"#);
+    // The 8-byte frame header, seen with od.
+    let logs = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK 'http://localhost/containers/by-curl/logs?stdout=1' | od -c | head -2",
+        &[],
+    );
+    assert!(
+        logs.contains("001  \\0  \\0  \\0  \\0  \\0  \\0  \\r"),
+        "{logs}"
+    );
+    let status = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK 'http://localhost/containers/by-curl/json' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"State\"][\"Status\"])'",
+        &[],
+    );
+    assert_eq!(status.trim(), "exited");
+    let missing = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK -w ' %{http_code}\\n' http://localhost/containers/nope/json",
+        &[],
+    );
+    assert!(
+        missing.contains("No such container: nope") && missing.contains(" 404"),
+        "{missing}"
+    );
+    let unknown = shell(
+        &daemon,
+        &mut s,
+        "curl -s --unix-socket $SOCK -w ' %{http_code}\\n' http://localhost/v1.99/version",
+        &[],
+    );
+    assert!(
+        unknown.contains("too new") && unknown.contains(" 400"),
+        "{unknown}"
+    );
+    let s = s.replace(&daemon.socket.display().to_string(), "/tmp/<dir>/d.sock");
+    let s = regex::Regex::new(r"Content-Length: \d+")
+        .unwrap()
+        .replace_all(&s, "Content-Length: <n>");
+    api::transcript::check("ch01-curl.txt", &api::transcript::normalize(&s));
+}
+
+#[test]
+fn transcript_docker_context() {
+    let daemon = Daemon::start();
+    let config = tempfile::tempdir().unwrap();
+    let config_dir = config.path().display().to_string();
+    let env = [("DOCKER_CONFIG", config_dir.as_str())];
+    let mut s = String::new();
+    shell(
+        &daemon,
+        &mut s,
+        "docker context create ch01 --docker host=unix://$SOCK",
+        &env,
+    );
+    shell(&daemon, &mut s, "docker context use ch01", &env);
+    let ls = shell(
+        &daemon,
+        &mut s,
+        "docker context ls --format '{{.Name}} {{.DockerEndpoint}}'",
+        &env,
+    );
+    assert!(ls.contains("ch01 unix://"), "{ls}");
+    let out = shell(
+        &daemon,
+        &mut s,
+        "docker run --rm busybox echo hello through a context",
+        &env,
+    );
+    assert_eq!(out, "hello through a context\n");
+    shell(
+        &daemon,
+        &mut s,
+        "docker context use default && docker context rm ch01",
+        &env,
+    );
+    let s = s.replace(&daemon.socket.display().to_string(), "/tmp/<dir>/d.sock");
+    api::transcript::check("ch01-docker-context.txt", &api::transcript::normalize(&s));
 }
