@@ -28,9 +28,14 @@ pub fn normalize(text: &str) -> String {
         (r"minidocker-ch01/[0-9.]+", "minidocker-ch01/<version>"),
         (r"/tmp/[^\s/]+", "/tmp/<dir>"),
     ];
+    replace(text, rules)
+}
+
+/// Applies `(regex, replacement)` rules in order; `${1}` refers to a group.
+pub fn replace(text: &str, rules: &[(&str, &str)]) -> String {
     let mut text = text.to_string();
     for (pattern, replacement) in rules {
-        let re = Regex::new(pattern).expect("valid pattern");
+        let re = Regex::new(pattern).unwrap_or_else(|e| panic!("transcript rule {pattern:?}: {e}"));
         text = re.replace_all(&text, *replacement).into_owned();
     }
     text
@@ -56,7 +61,10 @@ pub fn check(name: &str, actual: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{message}");
     }
-    eprintln!("warning: {message}");
+    // Straight to stderr: the test harness captures `eprintln!` of passing
+    // tests, and this warning is meant to be seen.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }
 
 #[cfg(test)]

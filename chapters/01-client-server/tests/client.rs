@@ -223,30 +223,22 @@ fn transcript_hands_on() {
     show(&["stop", "-t", "1", "sleeper"]);
     show(&["ps", "-a"]);
     show(&["rm", "sleeper"]);
-    drop(show);
-    let session = api::transcript::normalize(&session);
-    // Host-specific: the host name, the pid, the kernel.
-    let session = regex::Regex::new(r"(?m)^hello from \S+$")
-        .unwrap()
-        .replace_all(&session, "hello from <host>");
-    let session = regex::Regex::new(r"my pid is \d+")
-        .unwrap()
-        .replace_all(&session, "my pid is <pid>");
-    let session = regex::Regex::new(r"(Kernel: +)\S+")
-        .unwrap()
-        .replace_all(&session, "${1}<kernel>");
-    let session = regex::Regex::new(r"(OS/Arch: +linux/)\S+")
-        .unwrap()
-        .replace_all(&session, "${1}<arch>");
-    let session = regex::Regex::new(r"(Daemon: +)\S+")
-        .unwrap()
-        .replace_all(&session, "${1}unix:///tmp/<dir>/d.sock");
-    let session = regex::Regex::new(r"(Version: +)\d+\.\d+\.\d+")
-        .unwrap()
-        .replace_all(&session, "${1}<version>");
-    let session = regex::Regex::new(r"(Less than a second|\d+ seconds?|About a minute)")
-        .unwrap()
-        .replace_all(&session, "<duration>");
+    // Beyond the usual ids and times: the host name, the pid, the kernel.
+    let session = api::transcript::replace(
+        &api::transcript::normalize(&session),
+        &[
+            (r"(?m)^hello from \S+$", "hello from <host>"),
+            (r"my pid is \d+", "my pid is <pid>"),
+            (r"(Kernel: +)\S+", "${1}<kernel>"),
+            (r"(OS/Arch: +linux/)\S+", "${1}<arch>"),
+            (r"(Daemon: +)\S+", "${1}unix:///tmp/<dir>/d.sock"),
+            (r"(Version: +)\d+\.\d+\.\d+", "${1}<version>"),
+            (
+                r"(Less than a second|\d+ seconds?|About a minute)",
+                "<duration>",
+            ),
+        ],
+    );
     api::transcript::check("ch01-hands-on.txt", &realign_tables(&session));
 }
 
@@ -341,9 +333,7 @@ fn transcript_curl_experiments() {
         "{unknown}"
     );
     let s = s.replace(&daemon.socket.display().to_string(), "/tmp/<dir>/d.sock");
-    let s = regex::Regex::new(r"Content-Length: \d+")
-        .unwrap()
-        .replace_all(&s, "Content-Length: <n>");
+    let s = api::transcript::replace(&s, &[(r"Content-Length: \d+", "Content-Length: <n>")]);
     api::transcript::check("ch01-curl.txt", &api::transcript::normalize(&s));
 }
 

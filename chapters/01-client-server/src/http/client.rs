@@ -89,6 +89,13 @@ impl Read for ClientResponse {
     }
 }
 
+/// A response head, and the connection positioned at its body.
+struct Exchange {
+    reader: BufReader<Connection>,
+    status: u16,
+    headers: Vec<(String, String)>,
+}
+
 pub struct Client {
     host: Host,
     version: ApiVersion,
@@ -132,7 +139,11 @@ impl Client {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<ClientResponse> {
-        let (reader, status, headers) = self.exchange(method, path, body, false)?;
+        let Exchange {
+            reader,
+            status,
+            headers,
+        } = self.exchange(method, path, body, false)?;
         let framing = response_framing(method, status, &headers)?;
         Ok(ClientResponse {
             status,
@@ -162,7 +173,11 @@ impl Client {
 
     /// Asks to take over the connection (`Upgrade: tcp`) and expects `101`.
     pub fn hijack(&self, path: &str) -> anyhow::Result<Hijacked> {
-        let (reader, status, headers) = self.exchange("POST", path, None, true)?;
+        let Exchange {
+            reader,
+            status,
+            headers,
+        } = self.exchange("POST", path, None, true)?;
         if status != 101 {
             let framing = response_framing("POST", status, &headers)?;
             ClientResponse {
@@ -186,7 +201,7 @@ impl Client {
         path: &str,
         body: Option<(&str, Vec<u8>)>,
         upgrade: bool,
-    ) -> anyhow::Result<(BufReader<Connection>, u16, Vec<(String, String)>)> {
+    ) -> anyhow::Result<Exchange> {
         let mut conn = Connection::connect(&self.host)?;
         let versioned = if path == "/_ping" {
             path.to_string()
@@ -238,7 +253,11 @@ impl Client {
                 )
             })
             .collect();
-        Ok((reader, status, headers))
+        Ok(Exchange {
+            reader,
+            status,
+            headers,
+        })
     }
 }
 
