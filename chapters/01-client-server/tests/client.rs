@@ -179,7 +179,7 @@ fn transcript_http_exchange_of_docker_run() {
     api::transcript::check(
         "ch01-docker-run-trace.txt",
         &format!(
-            "$ DOCKER_HOST=unix://{{socket}} docker run --rm busybox echo hi\nhi\n\n# the daemon's --trace\n{trace}"
+            "$ DOCKER_HOST=unix:///tmp/<dir>/d.sock docker run --rm busybox echo hi\nhi\n\n# the daemon's --trace\n{trace}"
         ),
     );
 }
@@ -246,7 +246,8 @@ fn transcript_hands_on() {
 /// daemon's socket, and records it for the book.
 fn shell(daemon: &Daemon, session: &mut String, line: &str, env: &[(&str, &str)]) -> String {
     let out = std::process::Command::new("sh")
-        .args(["-c", line])
+        // One stream, in the order a terminal would show it.
+        .args(["-c", &format!("{{ {line}\n}} 2>&1")])
         .env("SOCK", &daemon.socket)
         .envs(env.iter().copied())
         .output()

@@ -273,3 +273,38 @@ fn daemon_stops_its_containers_on_sigterm() {
     let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
     assert!(!alive, "the container process must be gone");
 }
+
+#[test]
+fn main_process_exit_ends_the_whole_container() {
+    // A background child keeps the output pipe open. Docker's PID namespace
+    // kills it when PID 1 exits; chapter 01 kills the process group instead.
+    let daemon = Daemon::start();
+    let out = daemon.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "parent",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 300 & echo $!",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    eventually("the container exits although its child slept on", || {
+        stdout(&daemon.docker(&["inspect", "-f", "{{.State.Status}}", "parent"])).trim() == "exited"
+    });
+    let child: i32 = stdout(&daemon.docker(&["logs", "parent"]))
+        .trim()
+        .parse()
+        .expect("the child's pid");
+    // Gone, or a zombie waiting for whoever adopted it to reap it.
+    let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+    let alive = stat
+        .rsplit(") ")
+        .next()
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('Z'));
+    assert!(
+        !alive,
+        "the background sleep (pid {child}) must be killed with its container"
+    );
+}

@@ -282,7 +282,9 @@ fn truncated_request_and_mid_stream_disconnect() {
     assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200 OK"));
     drop(s);
     common::eventually("the daemon notices the follower left", || {
-        daemon.log().contains("streaming response ended early")
+        daemon
+            .log()
+            .contains("client left before the end of the stream")
     });
     still_serving(&daemon);
     assert!(daemon.docker(&["rm", "-f", "chatty"]).status.success());

@@ -535,8 +535,10 @@ impl Server {
                     write_body(&mut chunked).and_then(|_| chunked.finish().map(|_| ()))
                 };
                 if let Err(e) = result {
-                    // Usually the client went away mid-stream (`docker logs -f` + Ctrl-C).
-                    eprintln!("c{number}: streaming response ended early: {e}");
+                    // The client went away mid-stream (`docker logs -f` and
+                    // Ctrl-C), or hung up as soon as it had what it needed
+                    // (the CLI closes its wait once it has read the status).
+                    eprintln!("c{number}: client left before the end of the stream ({e})");
                     return None;
                 }
             }

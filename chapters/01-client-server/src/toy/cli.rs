@@ -201,8 +201,8 @@ fn for_each(names: &[String], action: impl Fn(&str) -> anyhow::Result<()>) -> an
 /// SIGINT or SIGTERM stops the containers and removes its sockets.
 fn serve(hosts: Vec<Host>, trace: bool) -> anyhow::Result<i32> {
     // Block the signals before any thread exists: threads inherit the mask,
-    // so only `wait()` below ever sees them. (Children get a clean mask: the
-    // standard library resets it before exec.)
+    // so only `wait()` below ever sees them. Child processes inherit it
+    // too: `Container::start` unblocks them again in each container.
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGINT);
     signals.add(Signal::SIGTERM);

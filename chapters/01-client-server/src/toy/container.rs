@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::{SigSet, Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use crate::error::ApiError;
@@ -255,7 +256,15 @@ impl Container {
         // The reaper: waits for the process, then for its output to drain.
         let group = Pid::from_raw(child.id() as i32);
         std::thread::spawn(move || {
-            let status = child.wait();
+            // Wait for the exit without reaping it (WNOWAIT): until it is
+            // reaped the pid cannot be reused, so clearing `pid` and reaping
+            // under the state lock means `signal` never hits a stranger.
+            let _ = waitid(Id::Pid(group), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+            let status = {
+                let mut state = container.state();
+                state.pid = None;
+                child.wait()
+            };
             // When a container's PID 1 exits, the kernel kills every other
             // process in its PID namespace (chapter 03). Our stand-in: kill
             // the process group, or a leftover child holding the output pipe
@@ -394,8 +403,8 @@ impl Container {
                 self.name, self.id
             )));
         };
-        // The pid cannot have been reused: the reaper has not waited for it
-        // yet (we hold the state lock, and `finish` clears the pid under it).
+        // The pid is still ours: the reaper clears it under this lock
+        // before it reaps the process.
         let pid = Pid::from_raw(pid as i32);
         // SIGKILL ends the whole container; other signals go to its main
         // process only, which may handle them, as Docker does.

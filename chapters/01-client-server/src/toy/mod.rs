@@ -563,12 +563,13 @@ fn wait(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
     let condition = WaitCondition::parse(req.query("condition"))?;
     Ok(Response::stream(200, "application/json", move |body| {
         let status_code = container.wait(condition, None).unwrap_or(0);
-        let answer = serde_json::to_vec(&WaitResponse {
+        let wait = WaitResponse {
             status_code,
             error: None,
-        })?;
-        body.write_all(&answer)?;
-        body.write_all(b"\n")
+        };
+        let mut answer = serde_json::to_vec(&wait)?;
+        answer.push(b'\n');
+        body.write_all(&answer)
     }))
 }
 // ANCHOR_END: wait

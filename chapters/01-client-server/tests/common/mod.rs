@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const CH01: &str = env!("CARGO_BIN_EXE_ch01");
+/// How long one client command may take before `timeout` ends it (exit 124).
+pub const COMMAND_TIMEOUT: &str = "60";
 
 pub struct Daemon {
     child: Child,
@@ -107,8 +109,8 @@ impl Daemon {
 
     /// Runs `ch01 -H <this daemon> ARGS`.
     pub fn ch01(&self, args: &[&str]) -> Output {
-        Command::new(CH01)
-            .args(["-H", &self.host])
+        Command::new("timeout")
+            .args(["--kill-after=5", COMMAND_TIMEOUT, CH01, "-H", &self.host])
             .args(args)
             .output()
             .expect("running ch01")
@@ -134,8 +136,11 @@ impl Drop for Daemon {
 /// Runs `docker ARGS` against `host`, with `stdin` if given. The CLI must be
 /// installed: `scripts/provision.sh --test` does it.
 pub fn docker(host: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut command = Command::new("docker");
+    // coreutils' timeout: a protocol bug that deadlocks the CLI (a late
+    // wait header, say) fails the test after a while instead of hanging CI.
+    let mut command = Command::new("timeout");
     command
+        .args(["--kill-after=5", COMMAND_TIMEOUT, "docker"])
         .args(args)
         .env("DOCKER_HOST", host)
         // Its own config dir: no user contexts, no credential helpers.
