@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --locked --workspace
+# --static-only: just the static binaries (scripts/test.sh needs those).
+if [ "${1:-}" != --static-only ]; then
+    cargo build --release --locked --workspace
+fi
 
 # The static binaries, one "NAME PACKAGE" per line: adding one is adding a line.
 # Each is std-only and runs in a root filesystem that holds nothing else, so

@@ -25,6 +25,8 @@ BASE_PACKAGES=(
 )
 TEST_PACKAGES=(
     hyperfine         # scripts/bench.sh
+    skopeo            # reads and writes what `ch02 save` and `load` exchange
+    umoci             # unpacks our OCI layouts
 )
 # The oldest Rust the workspace builds with (Cargo.toml: rust-version).
 MIN_RUST=1.85

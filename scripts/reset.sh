@@ -123,6 +123,42 @@ for point in sorted(points, key=lambda p: p.count("/"), reverse=True):
 ' "${MOUNT_ROOTS[@]}")
 }
 
+# 3b. Snapshots `ch02 mount` made (chapter 02). Their mount points can be
+# anywhere, so they are found through the overlay mounts whose upper dir is
+# in a snapshot directory of ours; then the snapshot records go. A copy
+# snapshot's files are left where they are: they are plain files now.
+SNAPSHOT_DIRS=(
+    "$P/var/lib/minidocker-workshop/snapshots"
+)
+remove_snapshots() {
+    local dir point record
+    for dir in "${SNAPSHOT_DIRS[@]}"; do
+        [ -d "$dir" ] || continue
+        while IFS= read -r point; do
+            if umount -l "$point" 2>/dev/null; then
+                say "unmounted snapshot $point"
+            else
+                echo "could not unmount snapshot $point"
+            fi
+        done < <(python3 -c '
+import re, sys
+snapshots = sys.argv[1].rstrip("/") + "/"
+for line in open("/proc/self/mountinfo"):
+    fields = line.split()
+    sep = fields.index("-")
+    fstype, options = fields[sep + 1], fields[sep + 3]
+    unescape = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)
+    if fstype == "overlay" and any(o.startswith("upperdir=" + snapshots) for o in unescape(options).split(",")):
+        print(unescape(fields[4]))
+' "$dir")
+        for record in "$dir"/*/; do
+            [ -e "$record/snapshot.json" ] || [ -d "$record/upper" ] || continue
+            rm -rf --one-file-system "$record"
+            say "removed snapshot record ${record%/}"
+        done
+    done
+}
+
 # 4. cgroups named minidocker. rmdir, never rm -r: in cgroupfs rmdir removes
 # only a cgroup with no processes and no children, so a busy one stays.
 remove_cgroups() {
@@ -169,6 +205,7 @@ remove_dirs() {
 
 kill_ours
 remove_stale_sockets
+remove_snapshots
 unmount_ours
 remove_cgroups
 remove_links

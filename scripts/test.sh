@@ -117,6 +117,8 @@ validate_vagrantfile() {
 }
 
 step "cargo build" cargo build --workspace --all-targets --locked
+# The static binaries images are made of (the offline `hello` image).
+step "static binaries" scripts/build.sh --static-only
 step "cargo test ${selection[*]}" run_tests
 
 if [ -z "$chapter" ]; then
