@@ -167,7 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let record = snapshot::mount(&store, &image, &target, snapshotter)?;
             match record.kind {
                 Snapshotter::Overlay => println!(
-                    "mounted {} at {} (overlay: {} read-only layers, writes go to {})",
+                    "mounted {} at {} (overlay: {} read-only layer(s), writes go to {})",
                     record.image,
                     record.target.display(),
                     image.config.rootfs.diff_ids.len(),

@@ -63,6 +63,7 @@ impl Reference {
         if name.len() > MAX_NAME_LEN {
             return Err(invalid("repository name longer than 255 characters"));
         }
+        // ANCHOR: normalize
         let (domain, path) = match name.split_once('/') {
             Some((first, rest))
                 if first.contains(['.', ':'])
@@ -95,6 +96,7 @@ impl Reference {
             (None, Some(_)) => None,
             (None, None) => Some(DEFAULT_TAG.to_string()),
         };
+        // ANCHOR_END: normalize
         Ok(Reference {
             domain,
             path,

@@ -3,8 +3,9 @@
 //! fetched, made here from binaries already on the machine.
 //!
 //! The tars are deterministic — sorted entries, owner 0:0, one fixed mtime —
-//! so the same inputs always give the same bytes, hence the same layer digest,
-//! hence the same image ID on every machine and every run.
+//! so the same inputs always give the same bytes, hence the same layer digest
+//! (diff ID). The image ID still changes per import: the config records
+//! when the image was created.
 
 use std::collections::BTreeMap;
 use std::fs;

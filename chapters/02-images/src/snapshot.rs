@@ -58,7 +58,9 @@ impl std::str::FromStr for Snapshotter {
 pub struct SnapshotRecord {
     pub id: String,
     pub kind: Snapshotter,
-    pub image_id: Digest,
+    /// The image it was made from; `None` for a build step's snapshot.
+    #[serde(default)]
+    pub image_id: Option<Digest>,
     pub image: String,
     /// Where it is mounted (overlay) or copied to (copy).
     pub target: PathBuf,
@@ -93,6 +95,27 @@ pub fn mount(
     target: &Path,
     kind: Snapshotter,
 ) -> anyhow::Result<SnapshotRecord> {
+    let layers = &image.config.rootfs.diff_ids;
+    mount_layers(
+        store,
+        layers,
+        &image.display_name(),
+        Some(&image.id),
+        target,
+        kind,
+    )
+}
+
+/// Makes `target` the root filesystem of a stack of layers (bottom first):
+/// an image's, or a build's state between two steps.
+pub fn mount_layers(
+    store: &ImageStore,
+    layers: &[Digest],
+    label: &str,
+    image_id: Option<&Digest>,
+    target: &Path,
+    kind: Snapshotter,
+) -> anyhow::Result<SnapshotRecord> {
     fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
     let target =
         fs::canonicalize(target).with_context(|| format!("resolving {}", target.display()))?;
@@ -123,8 +146,8 @@ pub fn mount(
     let record = SnapshotRecord {
         id,
         kind,
-        image_id: image.id.clone(),
-        image: image.display_name(),
+        image_id: image_id.cloned(),
+        image: label.to_string(),
         target: target.clone(),
     };
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -135,8 +158,9 @@ pub fn mount(
         &serde_json::to_vec_pretty(&record)?,
     )?;
     let result = match kind {
-        Snapshotter::Overlay => mount_overlay(store, image, &dir, &target),
-        Snapshotter::Copy => copy_layers(&store.layer_dirs(image)?, &target),
+        Snapshotter::Overlay => mount_overlay(store, layers, &dir, &target)
+            .with_context(|| format!("mounting overlay on {} for {label}", target.display())),
+        Snapshotter::Copy => copy_layers(&store.unpacked_layers(layers)?, &target),
     };
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&dir);
@@ -148,7 +172,7 @@ pub fn mount(
 // ANCHOR: overlay
 fn mount_overlay(
     store: &ImageStore,
-    image: &Image,
+    layers: &[Digest],
     dir: &Path,
     target: &Path,
 ) -> anyhow::Result<()> {
@@ -159,7 +183,7 @@ fn mount_overlay(
     }
     // overlayfs lists lower dirs top first; an image's layers are bottom first.
     let mut lowers: Vec<String> = Vec::new();
-    for diff_id in image.config.rootfs.diff_ids.iter().rev() {
+    for diff_id in layers.iter().rev() {
         lowers.push(format!("l/{}", store.layer_link(diff_id)?));
     }
     if lowers.is_empty() {
@@ -184,13 +208,7 @@ fn mount_overlay(
             options.len()
         );
     }
-    mount_from(&store.root().join("layers"), "overlay", target, &options).with_context(|| {
-        format!(
-            "mounting overlay on {} for image {}",
-            target.display(),
-            image.display_name()
-        )
-    })
+    mount_from(&store.root().join("layers"), "overlay", target, &options)
 }
 // ANCHOR_END: overlay
 

@@ -424,6 +424,7 @@ impl ImageStore {
     }
     // ANCHOR_END: add_layer
 
+    // ANCHOR: add_image
     /// Writes an image's config and manifest and names it.
     pub fn add_image(
         &self,
@@ -466,6 +467,7 @@ impl ImageStore {
         }
         self.resolve(&image.id.to_string())
     }
+    // ANCHOR_END: add_image
 
     /// `import`: a root filesystem tarball becomes a one-layer image.
     pub fn import(
@@ -503,21 +505,20 @@ impl ImageStore {
 
     /// The unpacked layer directories of an image, bottom layer first.
     pub fn layer_dirs(&self, image: &Image) -> anyhow::Result<Vec<PathBuf>> {
-        image
-            .config
-            .rootfs
-            .diff_ids
+        self.unpacked_layers(&image.config.rootfs.diff_ids)
+            .with_context(|| format!("image {}", image.display_name()))
+    }
+
+    /// The unpacked directories of these layers, in the same order.
+    pub fn unpacked_layers(&self, diff_ids: &[Digest]) -> anyhow::Result<Vec<PathBuf>> {
+        diff_ids
             .iter()
             .map(|diff_id| {
                 let dir = self.layer_dir(diff_id).join("diff");
                 if dir.is_dir() {
                     Ok(dir)
                 } else {
-                    bail!(
-                        "layer {diff_id} of image {} is not unpacked at {}",
-                        image.display_name(),
-                        dir.display()
-                    )
+                    bail!("layer {diff_id} is not unpacked at {}", dir.display())
                 }
             })
             .collect()
@@ -527,7 +528,7 @@ impl ImageStore {
     fn snapshots_using(&self, image: &Image) -> anyhow::Result<Vec<PathBuf>> {
         Ok(crate::snapshot::list(self)?
             .into_iter()
-            .filter(|s| s.image_id == image.id)
+            .filter(|s| s.image_id.as_ref() == Some(&image.id))
             .map(|s| s.target)
             .collect())
     }
@@ -547,15 +548,22 @@ impl<R: Read, W: std::io::Write> Read for Tee<'_, R, W> {
     }
 }
 
+// ANCHOR: short_link
 /// Docker's overlay2 gives each layer a 26-character link name, so 60+
 /// lower dirs fit in the one page a mount(2) option string may use.
 fn short_link_name(diff_id: &Digest) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let salt = Digest::of_bytes(format!("{diff_id}{:?}", std::time::SystemTime::now()).as_bytes());
-    salt.hex()
-        .as_bytes()
-        .iter()
-        .take(26)
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+    // Each pair of hex digits is a byte; its low 5 bits pick a letter.
+    let hex = salt.hex().as_bytes();
+    (0..26)
+        .map(|i| {
+            let byte = u8::from_str_radix(
+                std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap_or("00"),
+                16,
+            );
+            ALPHABET[byte.unwrap_or(0) as usize % ALPHABET.len()] as char
+        })
         .collect()
 }
+// ANCHOR_END: short_link

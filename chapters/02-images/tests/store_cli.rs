@@ -96,7 +96,7 @@ fn privileged_overlay_snapshot_copies_up_and_whites_out() {
         root.path(),
         &["mount", "busybox", target.to_str().unwrap()],
     ));
-    assert!(out.contains("overlay: 1 read-only layers"), "{out}");
+    assert!(out.contains("overlay: 1 read-only layer(s)"), "{out}");
     let store = ImageStore::open(root.path()).unwrap();
     let image = store.resolve("busybox").unwrap();
     let lower = store.layer_dirs(&image).unwrap().remove(0);
@@ -295,7 +295,7 @@ fn privileged_sixty_four_layers_mount_through_short_links() {
         root.path(),
         &["mount", "tall", mnt.path().to_str().unwrap()],
     ));
-    assert!(out.contains("64 read-only layers"), "{out}");
+    assert!(out.contains("64 read-only layer(s)"), "{out}");
     assert_eq!(fs::read_dir(mnt.path()).unwrap().count(), 64);
     assert_eq!(
         fs::read_to_string(mnt.path().join("file-63")).unwrap(),

@@ -634,6 +634,7 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
     );
 }
 
+// ANCHOR: archive_entry_path
 /// An entry's name made relative and plain: `./a/b` → `a/b`; absolute
 /// names and `..` are refused (the classic tar escape, "zip slip").
 fn entry_path(raw: &Path) -> anyhow::Result<PathBuf> {
@@ -656,3 +657,4 @@ fn entry_path(raw: &Path) -> anyhow::Result<PathBuf> {
     }
     Ok(path)
 }
+// ANCHOR_END: archive_entry_path

@@ -48,6 +48,7 @@ impl fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 impl EntryPath {
+    // ANCHOR: entry_path
     /// Reads a tar name. Leading `/` is dropped (an absolute name is taken
     /// relative to the layer root, as Docker does), `.` and empty components
     /// vanish, and `..` removes the previous component; a `..` with nothing
@@ -78,6 +79,7 @@ impl EntryPath {
         }
         Ok(EntryPath { components })
     }
+    // ANCHOR_END: entry_path
 
     /// The layer root itself (`./` or `/` in a tar).
     pub fn is_root(&self) -> bool {

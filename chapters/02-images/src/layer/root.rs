@@ -63,6 +63,7 @@ impl Root {
         })
     }
 
+    // ANCHOR: walk
     /// The directory `components` beneath the root, opened without
     /// following any symlink on the way.
     pub fn dir(
@@ -116,6 +117,7 @@ impl Root {
         self.last = Some((components.to_vec(), dir.clone()));
         Ok(dir)
     }
+    // ANCHOR_END: walk
 
     /// The directory `components` if it is still there as a directory
     /// (reached without symlinks); `None` if something else replaced it.
@@ -144,6 +146,7 @@ impl Root {
     }
 }
 
+// ANCHOR: open_dir
 /// Opens the directory `name` in `parent`, refusing anything else.
 /// O_NOFOLLOW|O_DIRECTORY: a symlink is not followed but refused, with
 /// ENOTDIR (ELOOP without O_DIRECTORY); so is any other non-directory.
@@ -153,6 +156,7 @@ fn open_dir(parent: BorrowedFd, name: &OsStr) -> nix::Result<OwnedFd> {
     // SAFETY: openat returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+// ANCHOR_END: open_dir
 
 /// Whether `name` in `parent` is a symlink (not following it).
 fn is_symlink(parent: BorrowedFd, name: &OsStr) -> bool {

@@ -81,6 +81,7 @@ pub struct Unpacked {
     pub skipped_xattrs: Vec<String>,
 }
 
+// ANCHOR: unpack
 /// Unpacks a layer (plain, gzip or zstd tar) into `target`, made if missing.
 ///
 /// One pass over the input: the bytes are hashed as they arrive, then
@@ -127,6 +128,7 @@ pub fn unpack(
         skipped_xattrs: extraction.skipped_xattrs,
     })
 }
+// ANCHOR_END: unpack
 
 /// The first bytes, enough to tell the compression (fewer only at the end).
 fn read_head(input: &mut impl Read) -> io::Result<Vec<u8>> {
@@ -359,6 +361,7 @@ impl<'o> Extraction<'o> {
         }
     }
 
+    // ANCHOR: whiteout
     /// `dir/.wh.NAME`: NAME existed in a layer below and is deleted here.
     fn whiteout(
         &mut self,
@@ -394,7 +397,9 @@ impl<'o> Extraction<'o> {
         let fd = self.root.dir(dir.components(), Missing::Create)?;
         whiteout::mark_opaque(fd.as_fd()).with_context(|| format!("marking '{dir}' opaque"))
     }
+    // ANCHOR_END: whiteout
 
+    // ANCHOR: hardlink
     fn hardlink(
         &mut self,
         parent: BorrowedFd,
@@ -442,6 +447,7 @@ impl<'o> Extraction<'o> {
         .with_context(|| format!("linking to '{target}'"))
         // The inode's metadata is the target's: a link entry carries nothing new.
     }
+    // ANCHOR_END: hardlink
 
     /// Makes room for a new entry: a later entry replaces an earlier one at
     /// the same path, unless both are directories (Docker: `RemoveAll`

@@ -73,6 +73,7 @@ pub fn is_opaque(dir: &Path) -> anyhow::Result<bool> {
     Ok(value.as_deref() == Some(b"y"))
 }
 
+// ANCHOR: create_whiteout
 /// Creates the overlayfs whiteout `name` in `parent`.
 pub fn create_whiteout(parent: BorrowedFd, name: &OsStr) -> anyhow::Result<()> {
     // overlayfs rule: a 0:0 character device in a layer hides that name in
@@ -94,6 +95,7 @@ pub fn create_whiteout(parent: BorrowedFd, name: &OsStr) -> anyhow::Result<()> {
         Err(e) => Err(e).context("mknod of a 0:0 character device"),
     }
 }
+// ANCHOR_END: create_whiteout
 
 /// Marks the directory `dir` holds open as opaque.
 pub fn mark_opaque(dir: BorrowedFd) -> anyhow::Result<()> {
