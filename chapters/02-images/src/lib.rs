@@ -11,6 +11,8 @@ pub mod archive;
 pub mod atomic;
 pub mod content;
 pub mod digest;
+pub mod dockerfile;
+pub mod dockerignore;
 pub mod layer;
 pub mod lock;
 pub mod oci;
