@@ -41,6 +41,28 @@ pub fn replace(text: &str, rules: &[(&str, &str)]) -> String {
     text
 }
 
+/// Placeholders change the widths of table cells (`ps`, `images`): lays
+/// out again, as the program would, every table that starts with a line
+/// beginning with one of `headers` and runs to the next `$ ` command line.
+pub fn realign_tables(session: &str, headers: &[&str]) -> String {
+    let mut out = String::new();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    let cell_gap = Regex::new(r" {3,}").expect("valid pattern");
+    for line in session.lines() {
+        let header = headers.iter().any(|h| line.starts_with(h));
+        if header || (!table.is_empty() && !line.starts_with('$')) {
+            table.push(cell_gap.split(line).map(str::to_string).collect());
+            continue;
+        }
+        out.push_str(&crate::toy::cli::format_table(&table));
+        table.clear();
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&crate::toy::cli::format_table(&table));
+    out
+}
+
 /// Compares `actual` (already normalised) with `book/src/transcripts/NAME`.
 pub fn check(name: &str, actual: &str) {
     let path = dir().join(name);

@@ -127,25 +127,6 @@ fn ch01_client_errors_are_one_clear_line() {
     assert!(daemon.ch01(&["version"]).status.success());
 }
 
-/// Normalising changes the widths of `ps` cells: lay the tables out again.
-fn realign_tables(session: &str) -> String {
-    let mut out = String::new();
-    let mut table: Vec<Vec<String>> = Vec::new();
-    let splitter = regex::Regex::new(r" {3,}").unwrap();
-    for line in session.lines() {
-        if line.starts_with("CONTAINER ID") || (!table.is_empty() && !line.starts_with('$')) {
-            table.push(splitter.split(line).map(str::to_string).collect());
-            continue;
-        }
-        out.push_str(&api::toy::cli::format_table(&table));
-        table.clear();
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str(&api::toy::cli::format_table(&table));
-    out
-}
-
 /// Keeps the lines `--trace` prints for each request and response head.
 fn trace_lines(log: &str) -> String {
     let mut out = String::new();
@@ -239,7 +220,10 @@ fn transcript_hands_on() {
             ),
         ],
     );
-    api::transcript::check("ch01-hands-on.txt", &realign_tables(&session));
+    api::transcript::check(
+        "ch01-hands-on.txt",
+        &api::transcript::realign_tables(&session, &["CONTAINER ID"]),
+    );
 }
 
 /// Runs a shell command line (curl, docker context) with `$SOCK` set to the

@@ -188,7 +188,7 @@ impl Session {
                 (r"(?m)^total \d+$", "total <n>"),
             ],
         );
-        realign_tables(&text)
+        api::transcript::realign_tables(&text, &["REPOSITORY ", "CREATED  "])
     }
 
     /// Names the snapshot directory `ch02 mount` just made `<snapshot>`.
@@ -216,27 +216,6 @@ impl Drop for Session {
             }
         }
     }
-}
-
-/// Placeholders change the widths of table cells (`ch02 images`,
-/// `ch02 history`): lay those tables out again, as `ch02` would.
-fn realign_tables(session: &str) -> String {
-    let mut out = String::new();
-    let mut table: Vec<Vec<String>> = Vec::new();
-    for line in session.lines() {
-        let header = line.starts_with("REPOSITORY ") || line.starts_with("CREATED  ");
-        if header || (!table.is_empty() && !line.starts_with('$')) {
-            let cells = api::transcript::replace(line, &[(r" {3,}", "\t")]);
-            table.push(cells.split('\t').map(str::to_string).collect());
-            continue;
-        }
-        out.push_str(&api::toy::cli::format_table(&table));
-        table.clear();
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str(&api::toy::cli::format_table(&table));
-    out
 }
 
 /// A session whose store holds the two offline images.
