@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod atomic;
+pub mod build;
 pub mod content;
 pub mod digest;
 pub mod dockerfile;

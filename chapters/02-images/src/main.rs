@@ -62,6 +62,22 @@ enum Command {
     },
     /// Undo `mount`.
     Umount { target: PathBuf },
+    /// Build an image from a Dockerfile (RUN needs a runtime: see chapter 05).
+    Build {
+        /// Name the result.
+        #[arg(short, long)]
+        tag: Option<String>,
+        /// The Dockerfile (default: CONTEXT/Dockerfile).
+        #[arg(short, long)]
+        file: Option<PathBuf>,
+        /// KEY=VALUE for an ARG.
+        #[arg(long = "build-arg")]
+        build_args: Vec<String>,
+        /// Make every layer again.
+        #[arg(long)]
+        no_cache: bool,
+        context: PathBuf,
+    },
     /// Build the offline images `hello` and `busybox` (no network needed).
     CreateOfflineImages,
 }
@@ -188,6 +204,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::CreateOfflineImages => create_offline_images(&store)?,
+        Command::Build {
+            tag,
+            file,
+            build_args,
+            no_cache,
+            context,
+        } => {
+            let dockerfile = file.unwrap_or_else(|| context.join("Dockerfile"));
+            let text = std::fs::read_to_string(&dockerfile)
+                .with_context(|| format!("reading {}", dockerfile.display()))?;
+            let mut args = std::collections::BTreeMap::new();
+            for pair in build_args {
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("--build-arg {pair}: expected KEY=VALUE"))?;
+                args.insert(k.to_string(), v.to_string());
+            }
+            let options = images::build::BuildOptions {
+                tag: tag.as_deref().map(parse_reference).transpose()?,
+                build_args: args,
+                no_cache,
+            };
+            let runner = images::build::NoRuntime;
+            images::build::build(&store, &context, &text, &options, &runner, &mut |line| {
+                println!("{line}")
+            })?;
+        }
     }
     Ok(())
 }
