@@ -42,6 +42,7 @@ pub struct RunRequest<'a> {
 }
 // ANCHOR_END: run_step
 
+// ANCHOR: no_runtime
 /// What `ch02 build` has: no way to run a process yet.
 pub struct NoRuntime;
 
@@ -53,6 +54,7 @@ impl RunStep for NoRuntime {
         )
     }
 }
+// ANCHOR_END: no_runtime
 
 pub struct BuildOptions {
     pub tag: Option<Reference>,
@@ -68,6 +70,8 @@ struct State {
     /// Identifies everything built so far: the parent part of cache keys.
     key: Digest,
     args: BTreeMap<String, String>,
+    /// Whether this stage has its own CMD yet: ENTRYPOINT drops an inherited CMD, not this one.
+    cmd_set: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +91,7 @@ pub fn build(
     let file = dockerfile::parse(dockerfile_text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let ignore = DockerIgnore::load(context)?;
     let total: usize = file.stages.iter().map(|s| s.instructions.len() + 1).sum();
+    // ANCHOR: build_loop
     let mut step = 0;
     let mut done: Vec<State> = Vec::new();
     for stage in &file.stages {
@@ -122,6 +127,7 @@ pub fn build(
         }
         done.push(state);
     }
+    // ANCHOR_END: build_loop
     let last = done.pop().context("the Dockerfile has no stages")?;
     let mut config = last.config;
     config.created = Some(api::timefmt::rfc3339_nanos(std::time::SystemTime::now()));
@@ -176,11 +182,13 @@ fn base_state(
             layers: Vec::new(),
             key: Digest::of_bytes(b"scratch"),
             args: BTreeMap::new(),
+            cmd_set: false,
         });
     }
     if let Some(index) = file.stage_index(base).filter(|i| *i < done.len()) {
         let mut state = done[index].clone();
         state.args.clear();
+        state.cmd_set = false;
         return Ok(state);
     }
     let image = store.resolve(base)?;
@@ -201,6 +209,7 @@ fn base_state(
         layers,
         key: image.id.clone(),
         args: BTreeMap::new(),
+        cmd_set: false,
     })
 }
 
@@ -274,8 +283,18 @@ fn apply(
             run.working_dir = absolute(&run.working_dir, &dir);
         }
         InstructionKind::User(user) => run.user = x(user)?,
-        InstructionKind::Cmd(command) => run.cmd = Some(command.argv(&shell)),
-        InstructionKind::Entrypoint(command) => run.entrypoint = Some(command.argv(&shell)),
+        InstructionKind::Cmd(command) => {
+            run.cmd = Some(command.argv(&shell));
+            state.cmd_set = true;
+        }
+        InstructionKind::Entrypoint(command) => {
+            run.entrypoint = Some(command.argv(&shell));
+            // Docker: a new ENTRYPOINT makes the base image's CMD meaningless, so it is
+            // dropped unless this stage set its own CMD before.
+            if !state.cmd_set {
+                run.cmd = None;
+            }
+        }
         InstructionKind::Shell(argv) => run.shell = Some(argv.clone()),
         InstructionKind::Expose(ports) => {
             for port in ports {
@@ -622,6 +641,7 @@ fn copy_step(
         chmod_tree(&copied, mode)?;
     }
     inherit_parent_metadata(store, &state, &stage)?;
+    // ANCHOR: copy_key
     let key = next_key(
         &state.key,
         &format!("{text}\n{dest}\n{owner:?} {mode:?}\n{content}"),
@@ -629,6 +649,7 @@ fn copy_step(
     let layer = cached_layer(store, &key, options, progress, || {
         layer_from_tree(store, &stage)
     })?;
+    // ANCHOR_END: copy_key
     Ok(add_layer_step(state, key, layer, text))
 }
 

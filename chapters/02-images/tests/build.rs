@@ -193,6 +193,28 @@ fn privileged_args_env_and_failing_runs() {
     );
     assert!(config.exposed_ports.contains_key("8080/tcp"));
 
+    // CMD and ENTRYPOINT: exec form as written, shell form through SHELL.
+    let file = "FROM busybox\nSHELL [\"/bin/ash\", \"-eu\", \"-c\"]\nENTRYPOINT [\"/bin/echo\"]\nCMD echo $HOME\nVOLUME /data\nWORKDIR sub\nWORKDIR deeper\n";
+    f.build(file, "forms:1", &[]).unwrap();
+    let config = f.store.resolve("forms:1").unwrap().config.config;
+    assert_eq!(config.entrypoint, Some(vec!["/bin/echo".to_string()]));
+    let shell_cmd: Vec<String> = ["/bin/ash", "-eu", "-c", "echo $HOME"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(config.cmd, Some(shell_cmd));
+    assert_eq!(config.working_dir, "/sub/deeper");
+    assert!(config.volumes.contains_key("/data"), "{:?}", config.volumes);
+
+    // An ENTRYPOINT drops the CMD inherited from busybox (["sh"]), but not a CMD
+    // set earlier in the same stage.
+    let file = "FROM busybox\nENTRYPOINT [\"/bin/echo\"]\n";
+    f.build(file, "entry:1", &[]).unwrap();
+    assert_eq!(f.store.resolve("entry:1").unwrap().config.config.cmd, None);
+    let file = "FROM busybox\nCMD [\"hi\"]\nENTRYPOINT [\"/bin/echo\"]\n";
+    f.build(file, "entry:2", &[]).unwrap();
+    let cmd = f.store.resolve("entry:2").unwrap().config.config.cmd;
+    assert_eq!(cmd, Some(vec!["hi".to_string()]));
+
     let err = f
         .build("FROM busybox\nRUN exit 3\n", "fails:1", &[])
         .unwrap_err();

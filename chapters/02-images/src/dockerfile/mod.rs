@@ -76,6 +76,7 @@ pub struct Instruction {
     pub kind: InstructionKind,
 }
 
+// ANCHOR: command
 /// RUN, CMD, ENTRYPOINT and HEALTHCHECK commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -99,6 +100,7 @@ impl Command {
         }
     }
 }
+// ANCHOR_END: command
 
 /// `ARG NAME` or `ARG NAME=default`.
 #[derive(Debug, Clone, PartialEq, Eq)]
