@@ -14,7 +14,9 @@ fi
 # Each is std-only and runs in a root filesystem that holds nothing else, so
 # it must not need the dynamic loader or libc.so.
 STATIC_BINARIES=(
-    "hello images"      # the offline `hello` image; the labs' probe
+    "hello images"                # the offline `hello` image; the labs' probe
+    "minidocker-init namespaces"  # the `--init` PID 1 (chapter 03)
+    "chroot-escape namespaces"    # the chroot escape the chapter 03 tests run inside
 )
 
 target_dir=${CARGO_TARGET_DIR:-target}

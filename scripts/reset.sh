@@ -31,6 +31,7 @@ P=${P%/}
 # line; "-" means any). Only long-lived ones: the rest exit on their own.
 PROCESSES=(
     "ch01 daemon"
+    "ch03 run"       # its container dies with it (PR_SET_PDEATHSIG)
 )
 SOCKETS=(
     "$P/run/minidocker-ch01.sock"
@@ -159,6 +160,29 @@ for line in open("/proc/self/mountinfo"):
     done
 }
 
+# 3c. What a `ch03 run` keeps in its run directory (the snapshot's mount
+# point, /etc/hosts and friends) when it dies before removing it. The
+# snapshots are unmounted above; a run directory with a mount still inside is
+# kept (--one-file-system would stop there anyway).
+RUN_DIRS=(
+    "$P/var/lib/minidocker-workshop/ch03"
+)
+remove_runs() {
+    local parent run
+    for parent in "${RUN_DIRS[@]}"; do
+        for run in "$parent"/*/; do
+            [ -d "$run" ] || continue
+            run=${run%/}
+            if grep -qF " $run/" /proc/self/mountinfo; then
+                echo "kept ch03 run $run: something is still mounted inside"
+                continue
+            fi
+            rm -rf --one-file-system "$run"
+            say "removed ch03 run $run"
+        done
+    done
+}
+
 # 4. cgroups named minidocker. rmdir, never rm -r: in cgroupfs rmdir removes
 # only a cgroup with no processes and no children, so a busy one stays.
 remove_cgroups() {
@@ -207,6 +231,7 @@ kill_ours
 remove_stale_sockets
 remove_snapshots
 unmount_ours
+remove_runs
 remove_cgroups
 remove_links
 if $state; then remove_dirs "${STATE_DIRS[@]}"; fi

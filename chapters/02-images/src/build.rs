@@ -487,7 +487,7 @@ fn run_step(
 /// Follows `relative` inside `root` the way a chroot would: `..` stops at
 /// the root and a symlink's target is read as relative to the root, so no
 /// path — a context file that links to /etc/passwd included — leads out.
-fn resolve_in_root(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
+pub fn resolve_in_root(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
     let mut resolved = PathBuf::new();
     let mut pending: Vec<String> = relative.split('/').rev().map(str::to_string).collect();
     let mut links = 0;

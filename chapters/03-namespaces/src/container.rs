@@ -1,0 +1,564 @@
+//! Starting a process in new namespaces, in the stages a runtime needs.
+//!
+//! ```text
+//!  parent (ch03, minirunc)                 container process
+//!  ───────────────────────                 ─────────────────
+//!  spawn():  validate the spec
+//!            clone(CLONE_NEW*)  ─────────▶ born in its namespaces, waits
+//!            write uid_map/gid_map              for "go" on the socket
+//!  (caller)  place it in a cgroup, hooks …
+//!  start():  "go" ──────────────────────▶ join namespaces given by path,
+//!                                          unshare the cgroup namespace,
+//!                                          mounts, pivot_root, hostname,
+//!                                          rlimits, user, capabilities,
+//!                                          find the program
+//!            ◀──────────────────────────── "ready" (or "error CODE TEXT")
+//!                                          barrier: blocks on the exec fifo
+//!  (anyone)  opens the exec fifo ────────▶ execve(program)
+//!  wait():   waitpid → exit code
+//! ```
+//!
+//! Why stages: a cgroup must be joined before the cgroup namespace is
+//! unshared (or the container would see the host's cgroup as its root), and
+//! uid maps must be written from outside, by a process that holds the IDs it
+//! maps. The barrier is runc's create/start split: `runc create` leaves the
+//! container stopped just before execve; `runc start`, a separate process,
+//! releases it by opening the fifo.
+//!
+//! Every new namespace is created by the one clone(2) call: with
+//! CLONE_NEWUSER among the flags, the kernel creates the user namespace
+//! first, so it owns the others and the container's root has power over
+//! them. That is why, with a new user namespace, the other namespaces must
+//! be new too (joining one owned by the host's user namespace would need
+//! privileges the container's root does not have there).
+//!
+//! `spawn` forks: call it from a single-threaded process (a fork copies only
+//! the calling thread, and a lock another thread held stays locked forever).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::exec;
+use crate::namespace::{IdMap, Namespace, NamespaceKind};
+use crate::rootfs::{self, RootfsPlan};
+use crate::syscalls::{Linux, Syscalls};
+use crate::user::User;
+
+/// config.json's `process.rlimits` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    /// `RLIMIT_NOFILE`, `RLIMIT_NPROC`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The process to run (config.json's `process`).
+#[derive(Clone, Debug, Default)]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    /// `KEY=value` pairs; PATH among them is where the program is looked up.
+    pub env: Vec<String>,
+    /// Created if missing, as Docker does for WORKDIR.
+    pub cwd: String,
+    pub user: User,
+    /// Names like `CAP_CHOWN`: kept in the bounding, permitted and effective
+    /// sets. Every other capability is dropped from all sets.
+    pub capabilities: Vec<String>,
+    pub no_new_privileges: bool,
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// Everything about one container.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerSpec {
+    pub namespaces: Vec<Namespace>,
+    pub uid_mappings: Vec<IdMap>,
+    pub gid_mappings: Vec<IdMap>,
+    pub hostname: Option<String>,
+    pub rootfs: RootfsPlan,
+    pub process: ProcessSpec,
+}
+
+/// How the container process is supervised.
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    /// Sent to the container when its parent dies (PR_SET_PDEATHSIG): a CLI
+    /// that runs a container in the foreground takes it down with it.
+    pub parent_death_signal: Option<Signal>,
+    /// The barrier: the container opens this fifo for writing after setup,
+    /// which blocks until another process opens it for reading.
+    pub exec_fifo: Option<PathBuf>,
+}
+
+/// A setup failure, with the exit code Docker gives it (127: command not
+/// found, 126: not executable, 1 otherwise).
+#[derive(Debug)]
+pub struct ContainerError {
+    pub exit_code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for ContainerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ContainerError {}
+
+/// The parent's handle on a container process.
+pub struct Container {
+    pid: Pid,
+    channel: BufReader<UnixStream>,
+    reaped: bool,
+}
+
+impl ContainerSpec {
+    fn has_new(&self, kind: NamespaceKind) -> bool {
+        self.namespaces
+            .iter()
+            .any(|n| n.kind == kind && n.path.is_none())
+    }
+
+    fn has(&self, kind: NamespaceKind) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind)
+    }
+
+    // ANCHOR: validate
+    /// Everything that can be checked before anything is created.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut seen = Vec::new();
+        for ns in &self.namespaces {
+            if seen.contains(&ns.kind) {
+                bail!("the {} namespace is listed twice", ns.kind.proc_name());
+            }
+            seen.push(ns.kind);
+            if let Some(path) = &ns.path {
+                if !path.exists() {
+                    bail!(
+                        "{} namespace {}: no such file (ip netns add NAME makes /run/netns/NAME)",
+                        ns.kind.proc_name(),
+                        path.display()
+                    );
+                }
+                if self.has_new(NamespaceKind::User) {
+                    bail!(
+                        "joining the {} namespace {} with a new user namespace: the host's \
+                         user namespace owns it, so the container's root has no power over it",
+                        ns.kind.proc_name(),
+                        path.display()
+                    );
+                }
+            }
+        }
+        if !self.rootfs.rootfs.is_dir() {
+            bail!("rootfs {}: no such directory", self.rootfs.rootfs.display());
+        }
+        if self.process.args.is_empty() {
+            bail!("no command to run");
+        }
+        if let Some(hostname) = &self.hostname {
+            if !self.has_new(NamespaceKind::Uts) {
+                bail!("a hostname needs a new UTS namespace, or it would be the host's");
+            }
+            // HOST_NAME_MAX: sethostname(2) fails with EINVAL above it.
+            if hostname.is_empty() || hostname.len() > 64 {
+                bail!("hostname {hostname:?}: must be 1 to 64 bytes long");
+            }
+        }
+        for name in &self.process.capabilities {
+            name.parse::<caps::Capability>().map_err(|_| {
+                anyhow::anyhow!("unknown capability {name:?} (see capabilities(7))")
+            })?;
+        }
+        for rlimit in &self.process.rlimits {
+            crate::process::resource(&rlimit.kind)?;
+            if rlimit.soft > rlimit.hard {
+                bail!(
+                    "{}: soft limit {} above hard limit {}",
+                    rlimit.kind,
+                    rlimit.soft,
+                    rlimit.hard
+                );
+            }
+        }
+        self.validate_id_maps()
+    }
+    // ANCHOR_END: validate
+
+    fn validate_id_maps(&self) -> anyhow::Result<()> {
+        let user_ns = self.has_new(NamespaceKind::User);
+        if !user_ns {
+            if !self.uid_mappings.is_empty() || !self.gid_mappings.is_empty() {
+                bail!("uid/gid mappings need a new user namespace");
+            }
+            return Ok(());
+        }
+        let user = &self.process.user;
+        for (what, maps, ids) in [
+            ("uid", &self.uid_mappings, vec![user.uid]),
+            ("gid", &self.gid_mappings, {
+                let mut gids = vec![user.gid];
+                gids.extend(&user.additional_gids);
+                gids
+            }),
+        ] {
+            if maps.is_empty() {
+                bail!("a user namespace needs a {what} mapping");
+            }
+            // The kernel takes at most 340 lines (5 before Linux 4.15).
+            if maps.len() > 340 {
+                bail!(
+                    "{} {what} mappings: the kernel takes at most 340",
+                    maps.len()
+                );
+            }
+            for (i, map) in maps.iter().enumerate() {
+                let end = |start: u32| start.checked_add(map.size - 1);
+                if map.size == 0 || end(map.container_id).is_none() || end(map.host_id).is_none() {
+                    bail!(
+                        "{what} mapping {}:{}:{} does not fit in 32-bit IDs",
+                        map.container_id,
+                        map.host_id,
+                        map.size
+                    );
+                }
+                for other in &maps[..i] {
+                    let overlaps = |a: u32, b: u32, size_a: u32, size_b: u32| {
+                        a < b.saturating_add(size_b) && b < a.saturating_add(size_a)
+                    };
+                    if overlaps(map.container_id, other.container_id, map.size, other.size)
+                        || overlaps(map.host_id, other.host_id, map.size, other.size)
+                    {
+                        bail!("{what} mappings overlap");
+                    }
+                }
+            }
+            for id in ids {
+                if !maps.iter().any(|m| m.contains(id)) {
+                    bail!("{what} {id} is not mapped in the user namespace");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: spawn
+/// Creates the container process in its namespaces. It waits for
+/// [`Container::start`]; until then the caller may place it in a cgroup.
+pub fn spawn(spec: &ContainerSpec, options: &SpawnOptions) -> anyhow::Result<Container> {
+    spec.validate()?;
+    let (parent_end, child_end) = UnixStream::pair().context("socketpair")?;
+    // Namespaces to join are opened here, where a bad path is still an
+    // error for the caller; the child inherits the descriptors.
+    let mut joins = Vec::new();
+    for ns in &spec.namespaces {
+        if let Some(path) = &ns.path {
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            joins.push((ns.kind, OwnedFd::from(file)));
+        }
+    }
+    let exec_fifo = match &options.exec_fifo {
+        // O_PATH: a handle on the fifo that does not open it (opening blocks).
+        Some(path) => Some(
+            nix::fcntl::open(
+                path,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .with_context(|| format!("opening the exec fifo {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut flags = CloneFlags::empty();
+    for ns in &spec.namespaces {
+        // The cgroup namespace waits: see the module docs.
+        if ns.path.is_none() && ns.kind != NamespaceKind::Cgroup {
+            flags |= ns.kind.clone_flag();
+        }
+    }
+    let child = ChildSetup {
+        spec,
+        options,
+        channel: child_end.as_raw_fd(),
+        parent_end: parent_end.as_raw_fd(),
+        joins: joins.iter().map(|(k, fd)| (*k, fd.as_raw_fd())).collect(),
+        exec_fifo,
+        ready: std::cell::Cell::new(false),
+    };
+    // A PID namespace cannot be entered by the process itself: setns on one
+    // sets where the caller's *next* child is born. So join it here, around
+    // the clone, and come back.
+    let pid_join = joins.iter().find(|(kind, _)| *kind == NamespaceKind::Pid);
+    let own_pid_ns = match pid_join {
+        Some((_, fd)) => {
+            let own = File::open("/proc/self/ns/pid").context("opening /proc/self/ns/pid")?;
+            nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWPID).context("setns(pid)")?;
+            Some(own)
+        }
+        None => None,
+    };
+    // The child runs on a stack of its own (clone(2) needs one), in a copy
+    // of this process's memory: it is a fork with namespace flags.
+    let mut stack = vec![0u8; 1 << 20];
+    // SAFETY: the child gets its own copy of the address space (no
+    // CLONE_VM), as after fork(2); the caller is single-threaded (module docs).
+    let cloned = unsafe {
+        nix::sched::clone(
+            Box::new(|| child.run()),
+            &mut stack,
+            flags,
+            Some(Signal::SIGCHLD as i32),
+        )
+    };
+    if let Some(own) = own_pid_ns {
+        nix::sched::setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
+            .context("setns back to our pid namespace")?;
+    }
+    let pid = cloned.with_context(|| format!("clone({flags:?})"))?;
+    if let Some(fd) = exec_fifo {
+        let _ = nix::unistd::close(fd);
+    }
+    drop(child_end);
+    let mut container = Container {
+        pid,
+        channel: BufReader::new(parent_end),
+        reaped: false,
+    };
+    if spec.has_new(NamespaceKind::User) {
+        if let Err(e) = write_id_maps(pid, spec) {
+            container.kill();
+            return Err(e);
+        }
+    }
+    Ok(container)
+}
+// ANCHOR_END: spawn
+
+// ANCHOR: id_maps
+/// Writes the child's uid_map and gid_map. Only once, all lines in one
+/// write(2), and by a process with CAP_SETUID/CAP_SETGID over the parent
+/// user namespace: the rules of user_namespaces(7).
+fn write_id_maps(pid: Pid, spec: &ContainerSpec) -> anyhow::Result<()> {
+    for (file, maps) in [
+        ("uid_map", &spec.uid_mappings),
+        ("gid_map", &spec.gid_mappings),
+    ] {
+        let text: String = maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+            .collect();
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text.as_bytes()).with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: id_maps
+
+impl Container {
+    /// The container process, as this process's PID namespace numbers it.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Lets the container set itself up, and waits until it is at the
+    /// barrier (with an exec fifo) or has called execve (without one).
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        self.channel
+            .get_mut()
+            .write_all(b"go\n")
+            .context("telling the container to start")?;
+        let mut line = String::new();
+        // EOF without a word: the socket closed on execve (close-on-exec).
+        self.channel
+            .read_line(&mut line)
+            .context("reading from the container")?;
+        let line = line.trim_end();
+        if line.is_empty() || line == "ready" {
+            return Ok(());
+        }
+        let error = match line
+            .strip_prefix("error ")
+            .and_then(|rest| rest.split_once(' '))
+        {
+            Some((code, message)) => ContainerError {
+                exit_code: code.parse().unwrap_or(1),
+                message: message.to_string(),
+            },
+            None => ContainerError {
+                exit_code: 1,
+                message: format!("the container said {line:?}"),
+            },
+        };
+        // It exits right after saying so.
+        let _ = self.wait();
+        Err(error.into())
+    }
+
+    /// Waits for the container to exit: its exit code, or 128 + the signal
+    /// that killed it (137 for SIGKILL), as a shell and Docker report it.
+    pub fn wait(&mut self) -> anyhow::Result<i32> {
+        loop {
+            match waitpid(self.pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => {
+                    self.reaped = true;
+                    return Ok(code);
+                }
+                Ok(WaitStatus::Signaled(_, signal, _)) => {
+                    self.reaped = true;
+                    return Ok(128 + signal as i32);
+                }
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).with_context(|| format!("waitpid({})", self.pid)),
+            }
+        }
+    }
+
+    /// SIGKILL and reap: a container that failed halfway leaves nothing.
+    pub fn kill(&mut self) {
+        if !self.reaped {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            let _ = self.wait();
+        }
+    }
+}
+
+/// What the child needs, borrowed from the parent's copy of memory.
+struct ChildSetup<'a> {
+    spec: &'a ContainerSpec,
+    options: &'a SpawnOptions,
+    channel: RawFd,
+    parent_end: RawFd,
+    joins: Vec<(NamespaceKind, RawFd)>,
+    exec_fifo: Option<RawFd>,
+    /// Set once "ready" is sent: the parent no longer reads the socket.
+    ready: std::cell::Cell<bool>,
+}
+
+impl ChildSetup<'_> {
+    /// The container process's whole life before execve. Its return value is
+    /// its exit code: it returns only on failure, after telling the parent.
+    fn run(&self) -> isize {
+        let _ = nix::unistd::close(self.parent_end);
+        // SAFETY: the fd is ours (inherited from the socketpair) and used only here.
+        let stream = unsafe { <UnixStream as std::os::fd::FromRawFd>::from_raw_fd(self.channel) };
+        let mut channel = BufReader::new(stream);
+        let error = match self.setup(&mut channel) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        let (code, message) = match error.downcast_ref::<ContainerError>() {
+            Some(e) => (e.exit_code, e.message.clone()),
+            None => (1, format!("{error:#}")),
+        };
+        let message = message.replace('\n', " ");
+        if self.ready.get() {
+            // Past the barrier nobody reads the socket: say it on stderr.
+            eprintln!("{message}");
+        } else {
+            let _ = channel
+                .get_mut()
+                .write_all(format!("error {code} {message}\n").as_bytes());
+        }
+        code as isize
+    }
+
+    // ANCHOR: child_setup
+    fn setup(
+        &self,
+        channel: &mut BufReader<UnixStream>,
+    ) -> anyhow::Result<std::convert::Infallible> {
+        let spec = self.spec;
+        if let Some(signal) = self.options.parent_death_signal {
+            nix::sys::prctl::set_pdeathsig(signal).context("prctl(PR_SET_PDEATHSIG)")?;
+        }
+        // 1. Wait for the parent: uid maps written, cgroup joined.
+        let mut go = String::new();
+        channel
+            .read_line(&mut go)
+            .context("waiting for the parent")?;
+        if go.trim_end() != "go" {
+            bail!("the parent went away before starting the container");
+        }
+        // 2. Namespaces given by path (the PID one was joined at clone).
+        for (kind, fd) in &self.joins {
+            if *kind != NamespaceKind::Pid {
+                // SAFETY: the fd was opened by the parent and is still open.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+                nix::sched::setns(fd, kind.clone_flag())
+                    .with_context(|| format!("setns({})", kind.proc_name()))?;
+            }
+        }
+        if spec.has_new(NamespaceKind::User) {
+            // Until now this process was the unmapped host root (it shows as
+            // 65534 inside). Root of the new namespace it becomes.
+            nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("setresgid(0)")?;
+            nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("setresuid(0)")?;
+        }
+        // 3. Now that the parent placed us in our cgroup, that cgroup becomes
+        //    the root of what /proc/self/cgroup shows.
+        if spec.has_new(NamespaceKind::Cgroup) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
+        }
+        // 4. Mounts, and the switch to the new root.
+        let mut sys = Linux;
+        if spec.has(NamespaceKind::Mount) {
+            rootfs::prepare(&mut sys, &spec.rootfs)?;
+            // The working directory is created while we are still root.
+            let cwd = sys.resolve(&spec.rootfs.rootfs, &spec.process.cwd)?;
+            sys.mkdir_all(&cwd, 0o755)?;
+            rootfs::switch_root(&mut sys, &spec.rootfs)?;
+            rootfs::finish(&mut sys, &spec.rootfs)?;
+        }
+        if let Some(hostname) = &spec.hostname {
+            sys.sethostname(hostname)?;
+        }
+        // 5. Limits, then who we are: rlimits can only be raised while we
+        //    still have CAP_SYS_RESOURCE.
+        crate::process::set_rlimits(&spec.process.rlimits)?;
+        crate::process::switch_user(&spec.process)?;
+        nix::unistd::chdir(spec.process.cwd.as_str()).with_context(|| {
+            format!(
+                "chdir({}) as uid {}",
+                spec.process.cwd, spec.process.user.uid
+            )
+        })?;
+        if spec.process.no_new_privileges {
+            nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
+        }
+        // 6. The program is looked up now, as the user, in the container's
+        //    PATH: a typo is reported before the barrier, by `create`.
+        let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
+        channel
+            .get_mut()
+            .write_all(b"ready\n")
+            .context("telling the parent we are ready")?;
+        self.ready.set(true);
+        // 7. The barrier.
+        if let Some(fd) = self.exec_fifo {
+            let reopen = format!("/proc/self/fd/{fd}");
+            let mut fifo = File::options()
+                .write(true)
+                .open(&reopen)
+                .with_context(|| format!("opening the exec fifo through {reopen}"))?;
+            fifo.write_all(b"0").context("writing to the exec fifo")?;
+        }
+        // 8. execve: the socket closes with it (close-on-exec).
+        Err(exec::exec(&program, &spec.process.args, &spec.process.env))
+    }
+    // ANCHOR_END: child_setup
+}

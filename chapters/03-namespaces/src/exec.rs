@@ -1,0 +1,151 @@
+//! Finding the program and running it, with Docker's exit codes.
+//!
+//! A shell reports 127 for "command not found" and 126 for "found but not
+//! executable"; Docker (and runc) do the same for a container whose command
+//! fails to start, so scripts can tell a missing program from a program that
+//! ran and failed.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{AccessFlags, access};
+
+use crate::container::ContainerError;
+use crate::defaults;
+
+fn not_found(message: String) -> anyhow::Error {
+    ContainerError {
+        exit_code: 127,
+        message,
+    }
+    .into()
+}
+
+fn not_executable(message: String) -> anyhow::Error {
+    ContainerError {
+        exit_code: 126,
+        message,
+    }
+    .into()
+}
+
+// ANCHOR: find_program
+/// `name` as execvp(3) would find it: a path if it has a slash, else the
+/// first executable `name` in the container's PATH.
+pub fn find_program(name: &str, env: &[String]) -> anyhow::Result<PathBuf> {
+    if name.contains('/') {
+        let path = Path::new(name);
+        return match check(path) {
+            Some(Ok(())) => Ok(path.to_path_buf()),
+            Some(Err(why)) => Err(not_executable(format!("exec: {name:?}: {why}"))),
+            None => Err(not_found(format!(
+                "exec: {name:?}: no such file or directory"
+            ))),
+        };
+    }
+    let path_var = env
+        .iter()
+        .chain(std::iter::once(&defaults::PATH.to_string()))
+        .find_map(|pair| pair.strip_prefix("PATH="))
+        .unwrap_or_default()
+        .to_string();
+    let mut denied = None;
+    for dir in path_var.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(name);
+        match check(&candidate) {
+            Some(Ok(())) => return Ok(candidate),
+            Some(Err(why)) => denied.get_or_insert(format!(
+                "exec: {:?}: {why}",
+                candidate.display().to_string()
+            )),
+            None => continue,
+        };
+    }
+    Err(match denied {
+        Some(message) => not_executable(message),
+        None => not_found(format!(
+            "exec: {name:?}: executable file not found in $PATH"
+        )),
+    })
+}
+// ANCHOR_END: find_program
+
+/// `None` if nothing is there; `Some(Err)` if it cannot be executed.
+fn check(path: &Path) -> Option<Result<(), &'static str>> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(if meta.is_dir() {
+        Err("is a directory")
+    } else if meta.permissions().mode() & 0o111 == 0 || access(path, AccessFlags::X_OK).is_err() {
+        Err("permission denied")
+    } else {
+        Ok(())
+    })
+}
+
+/// execve(2): returns only on failure.
+pub fn exec(program: &Path, args: &[String], env: &[String]) -> anyhow::Error {
+    let cstrings = |items: &[String]| -> Result<Vec<CString>, anyhow::Error> {
+        items
+            .iter()
+            .map(|s| {
+                CString::new(s.as_bytes()).map_err(|_| anyhow::anyhow!("{s:?} contains a NUL byte"))
+            })
+            .collect()
+    };
+    let (args, env) = match (cstrings(args), cstrings(env)) {
+        (Ok(args), Ok(env)) => (args, env),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let Ok(program_c) = CString::new(program.as_os_str().as_bytes()) else {
+        return anyhow::anyhow!("{} contains a NUL byte", program.display());
+    };
+    let errno = match nix::unistd::execve(&program_c, &args, &env) {
+        Err(errno) => errno,
+        Ok(never) => match never {},
+    };
+    let message = format!("exec {}: {errno}", program.display());
+    match errno {
+        nix::errno::Errno::ENOENT => not_found(message),
+        _ => not_executable(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn code(err: anyhow::Error) -> (i32, String) {
+        let e = err.downcast::<ContainerError>().unwrap();
+        (e.exit_code, e.message)
+    }
+
+    #[test]
+    fn lookup_follows_path_and_reports_docker_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::write(bin.join("tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(bin.join("tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(bin.join("data"), "").unwrap();
+        let env = vec![format!("PATH=/nonexistent:{}", bin.display())];
+        assert_eq!(find_program("tool", &env).unwrap(), bin.join("tool"));
+        let (code_, message) = code(find_program("missing", &env).unwrap_err());
+        assert_eq!(
+            (code_, message.as_str()),
+            (127, "exec: \"missing\": executable file not found in $PATH")
+        );
+        let (code_, message) = code(find_program("data", &env).unwrap_err());
+        assert_eq!(code_, 126, "{message}");
+        assert!(message.ends_with("permission denied"), "{message}");
+        let (code_, _) = code(find_program(&bin.display().to_string(), &env).unwrap_err());
+        assert_eq!(code_, 126);
+        let (code_, message) = code(find_program("/no/such/file", &env).unwrap_err());
+        assert_eq!(
+            (code_, message.as_str()),
+            (127, "exec: \"/no/such/file\": no such file or directory")
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! `ch03`: run a command as PID 1 of new namespaces, in an image's root
+//! filesystem or a directory — a container without cgroups yet.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use images::snapshot::{self, Snapshotter};
+use images::store::{ImageStore, WORKSHOP_ROOT};
+use namespaces::container::{
+    self, ContainerError, ContainerSpec, ProcessSpec, Rlimit, SpawnOptions,
+};
+use namespaces::defaults;
+use namespaces::mount::Mount;
+use namespaces::namespace::{IdMap, Namespace, NamespaceKind};
+use namespaces::rootfs::{RootSwitch, RootfsPlan};
+use namespaces::{propagation, user};
+use nix::sys::signal::Signal;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ch03",
+    version,
+    about = "Chapter 03: namespaces — a process that sees its own world"
+)]
+struct Cli {
+    /// The image store's root directory (chapter 02), also where runs keep
+    /// their files.
+    #[arg(long, global = true, default_value = WORKSHOP_ROOT)]
+    root: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run CMD as PID 1 of new PID, mount, UTS, IPC, network and cgroup namespaces.
+    Run(Box<RunArgs>),
+    /// Show a mount leaking to a (throw-away) host without MS_PRIVATE, and the fix.
+    PropagationDemo,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// A root filesystem directory.
+    #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+    rootfs: Option<PathBuf>,
+    /// An image of the store: an overlay snapshot of it, removed afterwards.
+    #[arg(long)]
+    image: Option<String>,
+    /// How the rootfs becomes `/`: pivot-root, or the naive chroot.
+    #[arg(long = "switch", default_value = "pivot-root")]
+    switch: RootSwitch,
+    /// The container's hostname (default: the run's ID).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// USER[:GROUP], names or numbers, looked up in the rootfs.
+    #[arg(short, long)]
+    user: Option<String>,
+    /// A user namespace: container root is host uid/gid 100000 (65536 IDs).
+    /// Needs --rootfs owned by 100000 (image layers belong to host root).
+    #[arg(long)]
+    userns: bool,
+    /// With --userns: the first host ID of the mapped range.
+    #[arg(long, default_value_t = 100000, requires = "userns")]
+    userns_base: u32,
+    /// Run CMD under minidocker-init, which forwards signals and reaps zombies.
+    #[arg(long)]
+    init: bool,
+    /// KEY=VALUE for the environment.
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// The working directory (created if missing).
+    #[arg(short, long = "workdir")]
+    workdir: Option<String>,
+    /// Mount / read-only.
+    #[arg(long)]
+    read_only: bool,
+    /// Set no_new_privs: setuid binaries and file capabilities grant nothing.
+    #[arg(long)]
+    no_new_privileges: bool,
+    /// NAME=SOFT[:HARD], e.g. nofile=1024:2048.
+    #[arg(long = "ulimit")]
+    ulimits: Vec<String>,
+    /// NS=PATH: join an existing namespace instead of a new one (net=/run/netns/x).
+    #[arg(long = "join")]
+    joins: Vec<String>,
+    /// Stop before execve until another process opens this fifo (created) for reading.
+    #[arg(long)]
+    exec_fifo: Option<PathBuf>,
+    /// The command (default: the image's ENTRYPOINT and CMD).
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+/// The container's PID, for the signal handler that forwards signals to it.
+static CONTAINER_PID: AtomicI32 = AtomicI32::new(0);
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => match run(&cli.root, *args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("ch03: {e:#}");
+                // 125, as `docker run` when the engine itself fails; a
+                // command that cannot start gets 126 or 127.
+                e.downcast_ref::<ContainerError>()
+                    .map_or(125, |e| e.exit_code)
+            }
+        },
+        Command::PropagationDemo => match propagation_demo(&cli.root) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("ch03: {e:#}");
+                1
+            }
+        },
+    };
+    std::process::exit(code);
+}
+
+/// A run's own directory: the snapshot's mount point and the /etc files.
+struct RunDir {
+    path: PathBuf,
+    snapshot: Option<(ImageStore, PathBuf)>,
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        if let Some((store, target)) = &self.snapshot {
+            if let Err(e) = snapshot::unmount(store, target) {
+                eprintln!("ch03: removing the snapshot at {}: {e:#}", target.display());
+                return; // leave the directory: something is still mounted
+            }
+        }
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
+    if args.userns && args.image.is_some() {
+        bail!(
+            "--userns needs --rootfs: image layers belong to host root, which the container's \
+             root is not (make a copy owned by {0}: cp -a ROOTFS R && chown -R {0}:{0} R)",
+            args.userns_base
+        );
+    }
+    let rlimits = args
+        .ulimits
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut namespaces: Vec<Namespace> = [
+        NamespaceKind::Pid,
+        NamespaceKind::Mount,
+        NamespaceKind::Uts,
+        NamespaceKind::Ipc,
+        NamespaceKind::Network,
+        NamespaceKind::Cgroup,
+    ]
+    .into_iter()
+    .map(Namespace::new)
+    .collect();
+    if args.userns {
+        namespaces.push(Namespace::new(NamespaceKind::User));
+    }
+    for join in &args.joins {
+        let (kind, path) = join
+            .split_once('=')
+            .with_context(|| format!("--join {join}: use NS=PATH, e.g. net=/run/netns/NAME"))?;
+        let kind: NamespaceKind = kind.parse().map_err(anyhow::Error::msg)?;
+        let slot = namespaces
+            .iter_mut()
+            .find(|n| n.kind == kind)
+            .context("cannot join that one")?;
+        slot.path = Some(PathBuf::from(path));
+    }
+    let id = run_id();
+    if let Some(path) = &args.rootfs {
+        if !path.is_dir() {
+            bail!("--rootfs {}: no such directory", path.display());
+        }
+    }
+    let store = match &args.image {
+        Some(_) => Some(ImageStore::open(root)?),
+        None => None,
+    };
+    let image = match (&store, &args.image) {
+        (Some(store), Some(name)) => Some(store.resolve(name)?),
+        _ => None,
+    };
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id[..12].to_string());
+    if hostname.is_empty() || hostname.len() > 64 {
+        bail!("--hostname {hostname:?}: must be 1 to 64 bytes long");
+    }
+
+    // From here on, files are created: RunDir removes them on every path.
+    let dir = root.join("ch03").join(&id);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut run_dir = RunDir {
+        path: dir.clone(),
+        snapshot: None,
+    };
+    let rootfs = match (&args.rootfs, &image, store) {
+        (Some(path), _, _) => fs::canonicalize(path)?,
+        (None, Some(image), Some(store)) => {
+            let target = dir.join("rootfs");
+            snapshot::mount(&store, image, &target, Snapshotter::Overlay)?;
+            run_dir.snapshot = Some((store, target.clone()));
+            target
+        }
+        _ => unreachable!("clap requires --rootfs or --image"),
+    };
+    let config = image
+        .as_ref()
+        .map(|i| i.config.config.clone())
+        .unwrap_or_default();
+    let user_spec = args.user.clone().unwrap_or_else(|| {
+        if config.user.is_empty() {
+            "0".into()
+        } else {
+            config.user.clone()
+        }
+    });
+    let resolved = user::resolve(&rootfs, &user_spec)?;
+
+    let mut command = args.command.clone();
+    if command.is_empty() {
+        command = config.entrypoint.clone().unwrap_or_default();
+        command.extend(config.cmd.clone().unwrap_or_default());
+    }
+    if command.is_empty() {
+        bail!("no command: give one after `--` (the image has no ENTRYPOINT or CMD)");
+    }
+    let mut mounts = defaults::mounts();
+    for (name, content) in etc_files(&hostname) {
+        let path = dir.join(name);
+        fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        mounts.push(Mount::bind(
+            &path.to_string_lossy(),
+            &format!("/etc/{name}"),
+            false,
+        ));
+    }
+    if args.init {
+        let init = images::static_binary::find("minidocker-init")?;
+        mounts.push(Mount::bind(&init.to_string_lossy(), INIT_PATH, true));
+        command.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+    }
+
+    let mut env = config.env.clone();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, defaults::PATH.to_string());
+    }
+    env.push(format!("HOSTNAME={hostname}"));
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", resolved.home));
+    }
+    for pair in &args.env {
+        if !pair.contains('=') {
+            bail!("-e {pair}: use KEY=VALUE");
+        }
+        let key = pair.split('=').next().unwrap_or_default();
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(pair.clone());
+    }
+    let cwd = args
+        .workdir
+        .clone()
+        .or_else(|| Some(config.working_dir.clone()).filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into());
+    if !cwd.starts_with('/') {
+        bail!("-w {cwd}: the working directory must be an absolute path");
+    }
+    let id_map = |size| {
+        vec![IdMap {
+            container_id: 0,
+            host_id: args.userns_base,
+            size,
+        }]
+    };
+    let (uid_mappings, gid_mappings) = if args.userns {
+        (id_map(65536), id_map(65536))
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let spec = ContainerSpec {
+        namespaces,
+        uid_mappings,
+        gid_mappings,
+        hostname: Some(hostname),
+        rootfs: RootfsPlan {
+            rootfs,
+            mounts,
+            switch: args.switch,
+            bind_devices: args.userns,
+            console: None,
+            masked_paths: defaults::MASKED_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            readonly_paths: defaults::READONLY_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            readonly_rootfs: args.read_only,
+        },
+        process: ProcessSpec {
+            args: command,
+            env,
+            cwd,
+            user: resolved.user,
+            capabilities: defaults::CAPABILITIES
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            no_new_privileges: args.no_new_privileges,
+            rlimits,
+        },
+    };
+    let fifo = match &args.exec_fifo {
+        Some(path) => {
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .with_context(|| format!("mkfifo {}", path.display()))?;
+            Some(FifoGuard(path.clone()))
+        }
+        None => None,
+    };
+    let options = SpawnOptions {
+        // ch03 runs the container in the foreground: if ch03 dies, so does it.
+        parent_death_signal: Some(Signal::SIGKILL),
+        exec_fifo: args.exec_fifo.clone(),
+    };
+    let mut container = container::spawn(&spec, &options)?;
+    // Chapter 04 places the container in its cgroup here.
+    CONTAINER_PID.store(container.pid().as_raw(), Ordering::SeqCst);
+    forward_signals()?;
+    if let Err(e) = container.start() {
+        container.kill();
+        return Err(e);
+    }
+    if let Some(fifo) = &fifo {
+        eprintln!(
+            "ch03: container {} (pid {}) waits before execve: `cat {}` starts it",
+            id,
+            container.pid(),
+            fifo.0.display()
+        );
+    }
+    let code = container.wait()?;
+    drop(run_dir);
+    Ok(code)
+}
+
+/// Where `--init` binds minidocker-init (Docker uses /sbin/docker-init).
+const INIT_PATH: &str = "/sbin/minidocker-init";
+
+struct FifoGuard(PathBuf);
+
+impl Drop for FifoGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// A random-looking 64-hex-digit ID, like a container ID.
+fn run_id() -> String {
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    images::digest::Digest::of_bytes(seed.as_bytes())
+        .hex()
+        .to_string()
+}
+
+/// /etc/hostname, /etc/hosts and /etc/resolv.conf, as Docker writes them.
+fn etc_files(hostname: &str) -> Vec<(&'static str, String)> {
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+    );
+    // The host's resolvers, minus loopback ones: 127.0.0.53 (systemd-resolved)
+    // is the host's own loopback, which a network namespace does not share.
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv: String = host_resolv
+        .lines()
+        .filter(|line| {
+            let mut words = line.split_whitespace();
+            !(words.next() == Some("nameserver")
+                && words
+                    .next()
+                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    vec![
+        ("hostname", format!("{hostname}\n")),
+        ("hosts", hosts),
+        ("resolv.conf", resolv),
+    ]
+}
+
+/// `nofile=1024:2048` → RLIMIT_NOFILE 1024/2048 (`nofile=1024`: both 1024).
+fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
+    let usage = || format!("--ulimit {text}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048");
+    let (name, limits) = text.split_once('=').with_context(usage)?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    let rlimit = Rlimit {
+        kind: format!("RLIMIT_{}", name.to_uppercase()),
+        soft: soft.parse().with_context(usage)?,
+        hard: hard.parse().with_context(usage)?,
+    };
+    namespaces::process::resource(&rlimit.kind)?;
+    Ok(rlimit)
+}
+
+// ANCHOR: forward_signals
+/// A foreground container gets the signals sent to ch03 (Ctrl-C included),
+/// as `docker run` proxies them. Whether they do anything is up to PID 1.
+fn forward_signals() -> anyhow::Result<()> {
+    extern "C" fn forward(signal: libc::c_int) {
+        let pid = CONTAINER_PID.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill(2) is async-signal-safe.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(forward),
+        nix::sys::signal::SaFlags::SA_RESTART,
+        nix::sys::signal::SigSet::empty(),
+    );
+    for signal in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        // SAFETY: the handler only reads an atomic and calls kill(2).
+        unsafe { nix::sys::signal::sigaction(signal, &action) }
+            .with_context(|| format!("sigaction({signal})"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: forward_signals
+
+// ANCHOR: propagation_demo
+fn propagation_demo(root: &Path) -> anyhow::Result<()> {
+    let dir = root
+        .join("ch03")
+        .join(format!("propagation-{}", std::process::id()));
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let before = fs::read_to_string("/proc/self/mountinfo")?;
+    let result = (|| -> anyhow::Result<()> {
+        for (make_private, how) in [
+            (false, "without MS_PRIVATE"),
+            (true, "with MS_PRIVATE|MS_REC first"),
+        ] {
+            let outcome = propagation::demonstrate(&dir, make_private)?;
+            let verdict = match outcome {
+                propagation::Outcome::Leaked => "the host namespace sees it: LEAKED",
+                propagation::Outcome::Contained => "the host namespace does not see it: contained",
+            };
+            println!(
+                "{how:<30} container mounts a tmpfs on {}: {verdict}",
+                dir.display()
+            );
+        }
+        Ok(())
+    })();
+    let after = fs::read_to_string("/proc/self/mountinfo")?;
+    let _ = fs::remove_dir(&dir);
+    result?;
+    if propagation::has_mount(&after, &dir) || before.lines().count() != after.lines().count() {
+        bail!("this namespace's mount table changed: the demonstration leaked for real");
+    }
+    println!(
+        "this (real) host's mount table: unchanged — the shared \"host\" was a throw-away namespace"
+    );
+    Ok(())
+}
+// ANCHOR_END: propagation_demo
