@@ -52,6 +52,7 @@ use crate::exec;
 use crate::namespace::{IdMap, Namespace, NamespaceKind};
 use crate::rootfs::{self, RootfsPlan};
 use crate::syscalls::{Linux, Syscalls};
+use crate::terminal;
 use crate::user::User;
 
 /// config.json's `process.rlimits` entry.
@@ -78,6 +79,9 @@ pub struct ProcessSpec {
     pub capabilities: Vec<String>,
     pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,
+    /// A pty as stdin, stdout and stderr (see [`crate::terminal`]); its
+    /// master is sent to [`SpawnOptions::console_socket`].
+    pub terminal: bool,
 }
 
 /// Everything about one container.
@@ -100,6 +104,9 @@ pub struct SpawnOptions {
     /// The barrier: the container opens this fifo for writing after setup,
     /// which blocks until another process opens it for reading.
     pub exec_fifo: Option<PathBuf>,
+    /// With `process.terminal`: a connected Unix socket the pty master is
+    /// sent over (runc's --console-socket).
+    pub console_socket: Option<RawFd>,
 }
 
 /// A setup failure, with the exit code Docker gives it (127: command not
@@ -261,6 +268,9 @@ impl ContainerSpec {
 /// [`Container::start`]; until then the caller may place it in a cgroup.
 pub fn spawn(spec: &ContainerSpec, options: &SpawnOptions) -> anyhow::Result<Container> {
     spec.validate()?;
+    if spec.process.terminal != options.console_socket.is_some() {
+        bail!("a terminal needs a console socket to send it over, and only a terminal uses one");
+    }
     let (parent_end, child_end) = UnixStream::pair().context("socketpair")?;
     // Namespaces to join are opened here, where a bad path is still an
     // error for the caller; the child inherits the descriptors.
@@ -516,12 +526,24 @@ impl ChildSetup<'_> {
         }
         // 4. Mounts, and the switch to the new root.
         let mut sys = Linux;
-        if spec.has(NamespaceKind::Mount) {
+        let mounts = spec.has(NamespaceKind::Mount);
+        if mounts {
             rootfs::prepare(&mut sys, &spec.rootfs)?;
             // The working directory is created while we are still root.
             let cwd = sys.resolve(&spec.rootfs.rootfs, &spec.process.cwd)?;
             sys.mkdir_all(&cwd, 0o755)?;
             rootfs::switch_root(&mut sys, &spec.rootfs)?;
+        }
+        // The terminal comes from the container's devpts: after the switch,
+        // before /proc and / may turn read-only.
+        if let Some(socket) = self
+            .options
+            .console_socket
+            .filter(|_| spec.process.terminal)
+        {
+            terminal::setup_in_container(socket, spec.process.user.uid)?;
+        }
+        if mounts {
             rootfs::finish(&mut sys, &spec.rootfs)?;
         }
         if let Some(hostname) = &spec.hostname {

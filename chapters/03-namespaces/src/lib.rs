@@ -34,4 +34,5 @@ pub mod process;
 pub mod propagation;
 pub mod rootfs;
 pub mod syscalls;
+pub mod terminal;
 pub mod user;

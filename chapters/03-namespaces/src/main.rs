@@ -2,6 +2,8 @@
 //! filesystem or a directory — a container without cgroups yet.
 
 use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -16,7 +18,7 @@ use namespaces::defaults;
 use namespaces::mount::Mount;
 use namespaces::namespace::{IdMap, Namespace, NamespaceKind};
 use namespaces::rootfs::{RootSwitch, RootfsPlan};
-use namespaces::{propagation, user};
+use namespaces::{propagation, terminal, user};
 use nix::sys::signal::Signal;
 
 #[derive(Parser, Debug)]
@@ -69,6 +71,9 @@ struct RunArgs {
     /// Run CMD under minidocker-init, which forwards signals and reaps zombies.
     #[arg(long)]
     init: bool,
+    /// Give the container a terminal (a pty), relayed to ours.
+    #[arg(short, long)]
+    tty: bool,
     /// KEY=VALUE for the environment.
     #[arg(short, long = "env")]
     env: Vec<String>,
@@ -259,6 +264,9 @@ fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         env.insert(0, defaults::PATH.to_string());
     }
     env.push(format!("HOSTNAME={hostname}"));
+    if args.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into()); // as docker run -t
+    }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", resolved.home));
     }
@@ -300,7 +308,6 @@ fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
             mounts,
             switch: args.switch,
             bind_devices: args.userns,
-            console: None,
             masked_paths: defaults::MASKED_PATHS
                 .iter()
                 .map(|p| p.to_string())
@@ -322,6 +329,7 @@ fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
                 .collect(),
             no_new_privileges: args.no_new_privileges,
             rlimits,
+            terminal: args.tty,
         },
     };
     let fifo = match &args.exec_fifo {
@@ -332,10 +340,16 @@ fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
+    // (ours, the container's): the pty master comes back over it.
+    let console = match args.tty {
+        true => Some(UnixStream::pair().context("socketpair for the console")?),
+        false => None,
+    };
     let options = SpawnOptions {
         // ch03 runs the container in the foreground: if ch03 dies, so does it.
         parent_death_signal: Some(Signal::SIGKILL),
         exec_fifo: args.exec_fifo.clone(),
+        console_socket: console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
     };
     let mut container = container::spawn(&spec, &options)?;
     // Chapter 04 places the container in its cgroup here.
@@ -352,6 +366,10 @@ fn run(root: &Path, args: RunArgs) -> anyhow::Result<i32> {
             container.pid(),
             fifo.0.display()
         );
+    }
+    if let Some((ours, _)) = &console {
+        let master = terminal::receive_master(ours.as_raw_fd())?;
+        terminal::relay(master)?;
     }
     let code = container.wait()?;
     drop(run_dir);

@@ -56,8 +56,6 @@ pub struct RootfsPlan {
     /// In a user namespace mknod(2) is refused (a device node would give
     /// access to any device), so the host's nodes are bind-mounted instead.
     pub bind_devices: bool,
-    /// The terminal's pty slave, bound onto /dev/console.
-    pub console: Option<PathBuf>,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub readonly_rootfs: bool,
@@ -165,14 +163,18 @@ fn create_devices(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<(
     for &(target, link) in defaults::DEV_SYMLINKS {
         sys.symlink(target, &sys.resolve(rootfs, link)?)?;
     }
-    if let Some(console) = &plan.console {
-        let target = sys.resolve(rootfs, "/dev/console")?;
-        sys.touch(&target)?;
-        sys.mount(Some(console), &target, None, MsFlags::MS_BIND, None)?;
-    }
     Ok(())
 }
 // ANCHOR_END: devices
+
+/// Binds the terminal's pty slave (a path in the container's own devpts,
+/// after the switch) onto /dev/console, where programs look for "the"
+/// console (runc: `mountConsole`).
+pub fn mount_console(sys: &mut dyn Syscalls, slave: &Path) -> anyhow::Result<()> {
+    let console = Path::new("/dev/console");
+    sys.touch(console)?;
+    sys.mount(Some(slave), console, None, MsFlags::MS_BIND, None)
+}
 
 // ANCHOR: switch_root
 /// Step 2: the rootfs becomes `/`.
@@ -332,7 +334,6 @@ mod tests {
         sys.files.push("/host/hosts".into());
         let mut plan = plan(RootSwitch::PivotRoot);
         plan.bind_devices = true;
-        plan.console = Some("/dev/pts/3".into());
         plan.mounts
             .push(Mount::bind("/host/hosts", "/etc/hosts", true));
         plan.readonly_rootfs = true;
@@ -343,8 +344,6 @@ mod tests {
             calls[touch + 1],
             "mount /dev/null on /r/dev/null flags bind"
         );
-        let console = position(&calls, "mount /dev/pts/3 on /r/dev/console flags bind");
-        assert_eq!(calls[console - 1], "touch /r/dev/console");
         let bind = position(&calls, "mount /host/hosts on /r/etc/hosts flags bind,rec");
         assert_eq!(calls[bind - 1], "touch /r/etc/hosts");
         assert_eq!(
@@ -357,6 +356,19 @@ mod tests {
         assert_eq!(
             calls.last().unwrap(),
             "mount none on / flags ro,nosuid,nodev,noexec,remount,bind"
+        );
+    }
+
+    #[test]
+    fn the_console_is_the_pty_slave() {
+        let mut sys = Recorder::default();
+        mount_console(&mut sys, Path::new("/dev/pts/0")).unwrap();
+        assert_eq!(
+            sys.calls,
+            [
+                "touch /dev/console",
+                "mount /dev/pts/0 on /dev/console flags bind"
+            ]
         );
     }
 

@@ -708,3 +708,26 @@ fn privileged_no_mount_is_left_after_a_crash_once_reset_runs() {
     assert!(text.contains("removed ch03 run"), "{text}");
     f.assert_clean();
 }
+
+#[test]
+fn privileged_tty_gives_the_container_a_terminal_of_its_own() {
+    let f = Fixture::new();
+    let out = ok(f.run(&[
+        "--image", "busybox", "-t", "--",
+        "sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo both-ttys; stat -c '%t:%T' /dev/console /dev/pts/0; echo $TERM",
+    ]));
+    // Through a terminal, lines end in \r\n (the line discipline's ONLCR).
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert_eq!(
+        lines[..5],
+        ["/dev/pts/0", "both-ttys", "88:0", "88:0", "xterm"],
+        "{out:?}"
+    );
+    // Without -t: no terminal, no console.
+    let out = f.sh("[ -t 1 ] && echo tty; ls /dev/console 2>&1; true");
+    assert!(
+        !out.contains("tty\n") && out.contains("No such file"),
+        "{out}"
+    );
+    f.assert_clean();
+}
