@@ -584,3 +584,111 @@ impl ChildSetup<'_> {
     }
     // ANCHOR_END: child_setup
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(user_ns: bool) -> ContainerSpec {
+        let mut kinds = vec![NamespaceKind::Pid, NamespaceKind::Mount, NamespaceKind::Uts];
+        if user_ns {
+            kinds.push(NamespaceKind::User);
+        }
+        let map = IdMap {
+            container_id: 0,
+            host_id: 100000,
+            size: 65536,
+        };
+        ContainerSpec {
+            namespaces: kinds.into_iter().map(Namespace::new).collect(),
+            uid_mappings: if user_ns { vec![map] } else { Vec::new() },
+            gid_mappings: if user_ns { vec![map] } else { Vec::new() },
+            hostname: Some("box".into()),
+            rootfs: RootfsPlan {
+                rootfs: "/".into(),
+                ..Default::default()
+            },
+            process: ProcessSpec {
+                args: vec!["true".into()],
+                cwd: "/".into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn error(spec: &ContainerSpec) -> String {
+        format!("{:#}", spec.validate().unwrap_err())
+    }
+
+    #[test]
+    fn a_plain_spec_and_a_user_namespace_spec_are_valid() {
+        spec(false).validate().unwrap();
+        spec(true).validate().unwrap();
+    }
+
+    #[test]
+    fn id_maps_must_fit_and_cover_the_user() {
+        let mut s = spec(true);
+        s.uid_mappings[0].host_id = u32::MAX - 10;
+        assert!(
+            error(&s).contains("does not fit in 32-bit IDs"),
+            "{}",
+            error(&s)
+        );
+        let mut s = spec(true);
+        s.uid_mappings.push(IdMap {
+            container_id: 100,
+            host_id: 500000,
+            size: 1,
+        });
+        assert_eq!(error(&s), "uid mappings overlap");
+        let mut s = spec(true);
+        s.process.user.uid = 70000;
+        assert_eq!(error(&s), "uid 70000 is not mapped in the user namespace");
+        let mut s = spec(true);
+        s.process.user.additional_gids = vec![65536];
+        assert_eq!(error(&s), "gid 65536 is not mapped in the user namespace");
+        let mut s = spec(true);
+        s.gid_mappings.clear();
+        assert_eq!(error(&s), "a user namespace needs a gid mapping");
+        let mut s = spec(false);
+        s.uid_mappings = spec(true).uid_mappings;
+        assert_eq!(error(&s), "uid/gid mappings need a new user namespace");
+    }
+
+    #[test]
+    fn hostnames_capabilities_rlimits_and_namespaces_are_checked() {
+        let mut s = spec(false);
+        s.hostname = Some("h".repeat(65));
+        assert!(error(&s).contains("1 to 64 bytes"));
+        s.namespaces.retain(|n| n.kind != NamespaceKind::Uts);
+        s.hostname = Some("box".into());
+        assert!(error(&s).contains("needs a new UTS namespace"));
+        let mut s = spec(false);
+        s.process.capabilities = vec!["CAP_FLY".into()];
+        assert!(error(&s).contains("unknown capability \"CAP_FLY\""));
+        let mut s = spec(false);
+        s.process.rlimits = vec![Rlimit {
+            kind: "RLIMIT_NOFILE".into(),
+            soft: 10,
+            hard: 5,
+        }];
+        assert!(error(&s).contains("soft limit 10 above hard limit 5"));
+        let mut s = spec(false);
+        s.namespaces.push(Namespace::new(NamespaceKind::Pid));
+        assert_eq!(error(&s), "the pid namespace is listed twice");
+        let mut s = spec(true);
+        s.namespaces.push(Namespace {
+            kind: NamespaceKind::Network,
+            path: Some("/proc/self/ns/net".into()),
+        });
+        assert!(
+            error(&s).contains("with a new user namespace"),
+            "{}",
+            error(&s)
+        );
+        let mut s = spec(false);
+        s.process.args.clear();
+        assert_eq!(error(&s), "no command to run");
+    }
+}
