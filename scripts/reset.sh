@@ -32,6 +32,7 @@ P=${P%/}
 PROCESSES=(
     "ch01 daemon"
     "ch03 run"       # its container dies with it (PR_SET_PDEATHSIG)
+    "ch04 run"
 )
 SOCKETS=(
     "$P/run/minidocker-ch01.sock"
@@ -51,7 +52,11 @@ DATA_DIRS=(
     "$P/var/lib/minidocker-workshop"
     "$P/var/lib/minidocker"
 )
-CGROUP_NAME=minidocker
+# The cgroups' parent; the tests use one of their own (and say so here).
+CGROUP_NAME=${MINIDOCKER_CGROUP_PARENT:-minidocker}
+# With a prefix, cgroups are looked up under it too, unless the tests point
+# this at the real /sys/fs/cgroup (with a parent name of their own).
+CGROUP_ROOT=${MINIDOCKER_RESET_CGROUP_ROOT:-$P/sys/fs/cgroup}
 LINK_PREFIX=minidocker
 
 did=0
@@ -165,7 +170,7 @@ for line in open("/proc/self/mountinfo"):
 # snapshots are unmounted above; a run directory with a mount still inside is
 # kept (--one-file-system would stop there anyway).
 RUN_DIRS=(
-    "$P/var/lib/minidocker-workshop/ch03"
+    "$P/var/lib/minidocker-workshop/ch03"   # ch04 runs keep theirs here too
 )
 remove_runs() {
     local parent run
@@ -187,10 +192,10 @@ remove_runs() {
 # only a cgroup with no processes and no children, so a busy one stays.
 remove_cgroups() {
     local tops top dir
-    if [ -e "$P/sys/fs/cgroup/cgroup.controllers" ]; then
-        tops=("$P/sys/fs/cgroup/$CGROUP_NAME")                 # v2: one tree
+    if [ -e "$CGROUP_ROOT/cgroup.controllers" ]; then
+        tops=("$CGROUP_ROOT/$CGROUP_NAME")                     # v2: one tree
     else
-        tops=("$P"/sys/fs/cgroup/*/"$CGROUP_NAME")             # v1: one per controller
+        tops=("$CGROUP_ROOT"/*/"$CGROUP_NAME")                 # v1: one per controller
     fi
     for top in "${tops[@]}"; do
         [ -d "$top" ] || continue

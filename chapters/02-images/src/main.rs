@@ -338,28 +338,13 @@ fn human_size(bytes: u64) -> String {
 /// `hello` from the static binary built in this workspace, `busybox` from
 /// the host's static busybox: two real images with no network at all.
 fn create_offline_images(store: &ImageStore) -> anyhow::Result<()> {
-    let hello = images::static_binary::find("hello")?;
-    let mut layer = Vec::new();
-    images::rootfs::write_hello_layer(&hello, &mut layer)?;
-    let image = store.import(
-        layer.as_slice(),
-        &parse_reference("hello:latest")?,
-        Some(vec!["/hello".into()]),
-    )?;
+    let (image, hello) = images::rootfs::import_hello(store)?;
     println!(
         "hello:latest    {}  (from {})",
         image.id.short(),
         hello.display()
     );
-
-    let busybox = images::rootfs::busybox_path()?;
-    let mut layer = Vec::new();
-    images::rootfs::write_busybox_layer(&busybox, &mut layer)?;
-    let image = store.import(
-        layer.as_slice(),
-        &parse_reference("busybox:latest")?,
-        Some(vec!["sh".into()]),
-    )?;
+    let (image, busybox) = images::rootfs::import_busybox(store)?;
     println!(
         "busybox:latest  {}  (from {})",
         image.id.short(),

@@ -15,7 +15,9 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::reference::Reference;
 use crate::static_binary;
+use crate::store::{Image, ImageStore};
 
 /// The modification time of every entry: the epoch. Using the files' real
 /// times would make the layer digest change with every rebuild.
@@ -283,3 +285,23 @@ fn write_layer(tree: &Tree, out: impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: write_layer
+
+/// Imports the offline `hello` image (`hello:latest`, CMD /hello) into `store`.
+pub fn import_hello(store: &ImageStore) -> anyhow::Result<(Image, PathBuf)> {
+    let hello = static_binary::find("hello")?;
+    let mut layer = Vec::new();
+    write_hello_layer(&hello, &mut layer)?;
+    let name = Reference::parse("hello:latest").map_err(anyhow::Error::msg)?;
+    let image = store.import(layer.as_slice(), &name, Some(vec!["/hello".into()]))?;
+    Ok((image, hello))
+}
+
+/// Imports the offline `busybox` image (`busybox:latest`, CMD sh) into `store`.
+pub fn import_busybox(store: &ImageStore) -> anyhow::Result<(Image, PathBuf)> {
+    let busybox = busybox_path()?;
+    let mut layer = Vec::new();
+    write_busybox_layer(&busybox, &mut layer)?;
+    let name = Reference::parse("busybox:latest").map_err(anyhow::Error::msg)?;
+    let image = store.import(layer.as_slice(), &name, Some(vec!["sh".into()]))?;
+    Ok((image, busybox))
+}

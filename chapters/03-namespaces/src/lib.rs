@@ -25,6 +25,7 @@
 //! tests run the `ch03` binary against the real kernel. Docker's defaults
 //! (capabilities, masked paths, mounts, devices) live in [`defaults`], once.
 
+pub mod cli;
 pub mod container;
 pub mod defaults;
 pub mod exec;

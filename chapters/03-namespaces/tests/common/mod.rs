@@ -72,28 +72,19 @@ pub fn ok(output: Output) -> String {
     stdout(&output)
 }
 
-/// The busybox layer chapter 02 makes from the host's busybox-static.
-fn busybox_layer() -> Vec<u8> {
-    let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
-    let mut layer = Vec::new();
-    images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
-    layer
-}
-
 /// A store under `root` with the offline busybox image, as `ch02
 /// create-offline-images` makes it.
 pub fn busybox_store(root: &Path) {
     let store = images::store::ImageStore::open(root).unwrap();
-    let name = images::reference::Reference::parse("busybox:latest").unwrap();
-    store
-        .import(busybox_layer().as_slice(), &name, Some(vec!["sh".into()]))
-        .unwrap();
+    images::rootfs::import_busybox(&store).unwrap();
 }
 
 /// A plain directory with busybox in it, owned by root.
 pub fn busybox_rootfs(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
-    let layer = busybox_layer();
+    let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
+    let mut layer = Vec::new();
+    images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
     let mut archive = tar::Archive::new(layer.as_slice());
     archive.set_preserve_permissions(true);
     archive.unpack(dir).unwrap();
