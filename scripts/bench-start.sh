@@ -2,7 +2,8 @@
 # bench-start.sh — how long it takes to start (and end) a container that
 # runs /bin/true: `ch03 run` (new namespaces, Docker's mounts, pivot_root,
 # capabilities) next to util-linux's `unshare`, which makes the same
-# namespaces and mounts only a fresh /proc. Later chapters add their line.
+# namespaces and mounts only a fresh /proc, and `ch04 run`, which adds a
+# cgroup with limits (made, joined, read and removed on every run).
 # A benchmark, not a test: it prints numbers and asserts nothing. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ if ! command -v hyperfine >/dev/null; then
     exit 1
 fi
 
-cargo build --release --locked -p images -p namespaces
+cargo build --release --locked -p images -p namespaces -p cgroups
 scripts/build.sh --static-only
 TARGET=$(realpath "${CARGO_TARGET_DIR:-target}")
 export MINIDOCKER_STATIC_DIR=$TARGET/static
@@ -33,6 +34,8 @@ R=$tmp/store
 hyperfine -N --warmup 10 --runs 100 --export-json "$tmp/bench.json" \
     --command-name "ch03 run --rootfs R -- /bin/true" \
     "$TARGET/release/ch03 --root $R run --rootfs $tmp/rootfs -- /bin/true" \
+    --command-name "ch04 run --rootfs R --memory 64m --pids-limit 100 -- /bin/true" \
+    "$TARGET/release/ch04 --root $R run --rootfs $tmp/rootfs --memory 64m --pids-limit 100 -- /bin/true" \
     --command-name "unshare --pid --mount --uts --ipc --net --fork --mount-proc true" \
     "unshare --pid --mount --uts --ipc --net --fork --mount-proc true"
 
