@@ -112,7 +112,7 @@ impl Drop for RunDir {
     fn drop(&mut self) {
         if let Some((store, target)) = &self.snapshot {
             if let Err(e) = snapshot::unmount(store, target) {
-                eprintln!("ch03: removing the snapshot at {}: {e:#}", target.display());
+                eprintln!("removing the snapshot at {}: {e:#}", target.display());
                 return; // leave the directory: something is still mounted
             }
         }
@@ -323,7 +323,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
         false => None,
     };
     let options = SpawnOptions {
-        // ch03 runs the container in the foreground: if ch03 dies, so does it.
+        // The container runs in the foreground: if its CLI dies, so does it.
         parent_death_signal: Some(Signal::SIGKILL),
         exec_fifo: args.exec_fifo.clone(),
         console_socket: console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
@@ -422,7 +422,7 @@ fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
 }
 
 // ANCHOR: forward_signals
-/// A foreground container gets the signals sent to ch03 (Ctrl-C included),
+/// A foreground container gets the signals sent to the CLI (Ctrl-C included),
 /// as `docker run` proxies them. Whether they do anything is up to PID 1.
 fn forward_signals() -> anyhow::Result<()> {
     extern "C" fn forward(signal: libc::c_int) {
