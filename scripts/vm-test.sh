@@ -19,9 +19,10 @@
 # (so that `current_exe()`-relative lookups still work: target/debug/deps/x
 # finds target/static/), with every shared library `ldd` names and the
 # dynamic loader. So do the ELF executables --file brings in. busybox provides
-# /bin/sh and the usual tools. PROGRAM runs as root, PID 2-ish, in the root
-# cgroup, with RUST_BACKTRACE=1, stdin from /dev/null; its output comes out on
-# the serial console, streamed to our stdout. We exit with its exit status.
+# /bin/sh and the usual tools. PROGRAM runs as root, a child of /init, in the
+# root cgroup, with RUST_BACKTRACE=1 and stdin from /dev/null; its output comes
+# out on the serial console, streamed to our stdout. We exit with its status.
+# One boot and run of a trivial program takes about 6 s under TCG.
 #
 # A cargo test binary takes the usual filter and harness arguments:
 #
@@ -137,7 +138,7 @@ trap 'exit 143' TERM
 
 # --- need: qemu, busybox ------------------------------------------------------
 
-qemu=qemu-system-x86_64
+qemu="qemu-system-x86_64"
 if ! command -v "$qemu" >/dev/null; then
     # Some images carry a backported qemu-utils (10.x) whose
     # "Breaks: qemu-system-common (<< 1:8.0)" rules out the distribution's
@@ -157,6 +158,10 @@ if ! command -v "$qemu" >/dev/null; then
     command -v "$qemu" >/dev/null ||
         die "qemu-system-x86 is installed but $qemu is not on PATH: reinstall qemu-system-x86"
 fi
+
+# The host tools that build the initramfs.
+command -v cpio >/dev/null || apt_install cpio
+command -v readelf >/dev/null || apt_install binutils
 
 # A static busybox: the VM's /bin/sh, mount, insmod, ip, poweroff. Static, so
 # it needs nothing else from the host.
@@ -191,13 +196,14 @@ fetch_kernel() {
         [ -n "$pkg" ] || die "no kernel in /boot and apt knows no linux-image-amd64: apt-get update, or set VMTEST_KERNEL=/path/to/vmlinuz"
         info "downloading $pkg (apt-get download) into $cache"
         (cd "$tmp" && apt-get download -q "$pkg" >"$tmp/download.log" 2>&1) ||
-            die "apt-get download $pkg failed (see apt-get download $pkg): check the apt mirror, or set VMTEST_KERNEL"
+            die "apt-get download $pkg failed ($(tail -n1 "$tmp/download.log")): check the apt mirror, or set VMTEST_KERNEL"
         deb=$(compgen -G "$tmp/${pkg}_*.deb" | head -n1)
         rm -rf "$cache.partial"
-        dpkg -x "$deb" "$cache.partial"
+        mkdir -p "$cache.partial"
+        dpkg -x "$deb" "$cache.partial" || die "dpkg -x $deb failed: check the free space in $target_dir"
         version=$(kernel_version "$(compgen -G "$cache.partial/boot/vmlinuz-*" | head -n1)") ||
             die "$deb holds no boot/vmlinuz-*: set VMTEST_KERNEL=/path/to/vmlinuz"
-        depmod -b "$cache.partial" "$version"
+        depmod -b "$cache.partial" "$version" || die "depmod -b $cache.partial $version failed: is kmod installed?"
         rm -rf "$cache"
         mv "$cache.partial" "$cache"
     fi
@@ -233,15 +239,17 @@ kver=${modules_dir##*/}
 # --- the initramfs -----------------------------------------------------------
 
 root=$tmp/root
-mkdir -p "$root"
+mkdir -p "$root"/{usr/bin,usr/sbin,etc,root,proc,sys,dev,tmp,run,var/tmp,newroot,vmtest/mnt}
 # The host's merged-/usr links (/bin -> usr/bin, /lib64 -> usr/lib64...), so
 # that every path names the same file as on the host.
 for link in bin sbin lib lib32 lib64 libx32; do
     if [ -L "/$link" ]; then
-        ln -s "$(readlink "/$link")" "$root/$link"
+        target=$(readlink "/$link")
+        mkdir -p "$root/$target"
+        ln -s "$target" "$root/$link"
     fi
 done
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,root,proc,sys,dev,tmp,run,var/tmp,newroot,vmtest/mnt}
+mkdir -p "$root"/{bin,sbin}
 chmod 1777 "$root/tmp" "$root/var/tmp"
 chmod 0700 "$root/root"
 
@@ -275,14 +283,13 @@ add_libraries() { # add_libraries ELF: the libraries and loader it needs
     local file=$1 out line lib
     [ -n "$(elf_interp "$file")" ] || return 0   # static (or not an executable)
     out=$(ldd "$file" 2>&1) || die "ldd $file failed: $out"
-    while IFS= read -r line; do
+    while read -r line; do   # read -r strips ldd's leading tab
         case $line in
             *"=> not found"*) die "$file needs ${line%% =>*}, which is not installed here: install the library" ;;
             *"=> /"*) lib=${line#*=> }; lib=${lib%% (*} ;;
             /*) lib=${line%% (*} ;;                       # the dynamic loader
             *) continue ;;                                # linux-vdso.so.1
         esac
-        lib=$(printf '%s' "$lib" | sed 's/^[[:space:]]*//')
         libs[$lib]=1
     done <<<"$out"
 }
@@ -416,7 +423,7 @@ info "booting $kernel ($kver, $accel, $memory) with $(du -m "$initrd" | cut -f1)
 # boot ACCEL: run the VM, stream its console to stdout, set $outcome
 # (exit, panic, timeout, noboot, died) and $status.
 boot() {
-    local accel=$1 cpu=() start=$SECONDS seen_start=false exit_line
+    local accel=$1 cpu=() start=$SECONDS seen_start=false seen_exit="" exit_line
     [ "$accel" = kvm ] && cpu=(-cpu host)
     : >"$console"
     # -nodefaults: no VGA, floppy, CD, NIC or default serial: less to emulate.
@@ -430,7 +437,7 @@ boot() {
         -nodefaults -no-user-config -display none -monitor none -nic none \
         -serial "file:$console" -no-reboot \
         -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 quiet panic=-1 oops=panic" \
+        -append "console=ttyS0 quiet panic=-1" \
         </dev/null >"$tmp/qemu.out" 2>&1 &
     qemu_pid=$!
     # tail --pid ends once qemu has exited and the file is read to its end.
@@ -439,10 +446,20 @@ boot() {
 
     outcome=""
     while kill -0 "$qemu_pid" 2>/dev/null; do
-        if ! $seen_start && grep -q "VMTEST-START $nonce" "$console"; then
+        if ! $seen_start && grep -aq "VMTEST-START $nonce" "$console"; then
             seen_start=true
         fi
-        if [ "$accel" = kvm ] && ! $seen_start && ((SECONDS - start >= KVM_BOOT_LIMIT)); then
+        if [ -z "$seen_exit" ] && tail -c 65536 "$console" | grep -aq "VMTEST-EXIT:[0-9]* $nonce"; then
+            seen_exit=$SECONDS
+        fi
+        if [ -n "$seen_exit" ]; then
+            # The marker is out: poweroff takes well under a second. Should
+            # it not come, the run is still complete: end it ourselves.
+            if ((SECONDS - seen_exit >= 10)); then
+                kill -KILL "$qemu_pid" 2>/dev/null || true
+                break
+            fi
+        elif [ "$accel" = kvm ] && ! $seen_start && ((SECONDS - start >= KVM_BOOT_LIMIT)); then
             outcome=noboot
         elif ((SECONDS - start >= timeout)); then
             outcome=timeout
@@ -461,7 +478,7 @@ boot() {
     [ -z "$outcome" ] || return 0
     exit_line=$(grep -ao "VMTEST-EXIT:[0-9]* $nonce" "$console" | tail -n1 || true)
     if [ -n "$exit_line" ]; then
-        outcome=exit
+        outcome="exit"
         status=${exit_line#VMTEST-EXIT:}
         status=${status%% *}
     elif grep -aq "Kernel panic" "$console"; then
@@ -480,14 +497,15 @@ fi
 elapsed=$SECONDS
 case $outcome in
     exit)
-        info "PROGRAM exited with $status (${elapsed}s in all)"
+        info "${program##*/} exited with $status (${elapsed}s in all)"
         exit "$status" ;;
     timeout)
-        die "no end marker after ${timeout}s: PROGRAM hung or the VM is too slow; raise --timeout (qemu killed)" ;;
+        if grep -aq "VMTEST-START $nonce" "$console"; then
+            die "${program##*/} did not finish within ${timeout}s (qemu killed): it hangs, or needs a longer --timeout"
+        fi
+        die "the VM did not reach /init within ${timeout}s (qemu killed): see the console output above, or raise --timeout" ;;
     panic)
         die "kernel panic in the VM: $(grep -a -m1 'Kernel panic' "$console" | tr -d '\r'); see the console output above" ;;
-    noboot)
-        die "the kernel did not reach /init under KVM nor TCG: check the console output above" ;;
     *)
         reason=$(tr -d '\r' <"$tmp/qemu.out" | grep -v '^$' | tail -n1 || true)
         die "qemu exited without the end marker${reason:+ ($reason)}: see the console output above" ;;

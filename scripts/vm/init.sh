@@ -76,6 +76,8 @@ done
 # root, one by one, so that one refusal does not block the others (a write of
 # several names is all-or-nothing). The root cgroup is exempt from the "no
 # internal processes" rule, so we and the program can stay in it.
+# nsdelegate, as systemd mounts it: a cgroup namespace is a delegation
+# boundary, like on the hosts the workshop targets.
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || warn "mount cgroup2 failed"
 for controller in $(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null); do
     echo "+$controller" >/sys/fs/cgroup/cgroup.subtree_control ||

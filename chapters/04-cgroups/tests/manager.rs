@@ -8,7 +8,7 @@ use std::process::Command;
 use cgroups::resources::Resources;
 use common::{cgroup_exists, require_root};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 #[test]
@@ -26,31 +26,44 @@ fn privileged_freeze_thaw_kill_all_and_destroy() {
             ..Default::default()
         })
         .unwrap();
-    let start = |cgroup: &dyn cgroups::CgroupManager| {
-        let child = Command::new("sleep").arg("30").spawn().unwrap();
+    let start = |cgroup: &dyn cgroups::CgroupManager, script: &str| {
+        let child = Command::new("sh").args(["-c", script]).spawn().unwrap();
         let pid = Pid::from_raw(child.id() as i32);
         cgroup.add_process(pid).unwrap();
         pid
     };
-    let pid = start(cgroup.as_ref());
+    // A busy loop: its CPU time grows all the time, unless it is frozen.
+    let busy = start(cgroup.as_ref(), "while :; do :; done");
     assert_eq!(cgroup.stats().unwrap().pids_current, 1);
-
-    // Frozen, a task handles no signal (SIGKILL aside): SIGTERM waits.
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{busy}/stat")).unwrap();
+        let fields: Vec<u64> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(11) // utime and stime are fields 14 and 15
+            .take(2)
+            .map(|f| f.parse().unwrap())
+            .collect();
+        fields[0] + fields[1]
+    };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
+    // freeze() returns once the kernel reports every task frozen.
     cgroup.freeze().unwrap();
-    kill(pid, Signal::SIGTERM).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    assert_eq!(
-        waitpid(pid, Some(WaitPidFlag::WNOHANG)).unwrap(),
-        WaitStatus::StillAlive
-    );
-    // Thawed, it is delivered.
+    let frozen_at = cpu_ticks();
+    pause();
+    assert_eq!(cpu_ticks(), frozen_at, "a frozen task ran");
     cgroup.thaw().unwrap();
-    assert!(matches!(
-        waitpid(pid, None).unwrap(),
-        WaitStatus::Signaled(_, Signal::SIGTERM, _)
-    ));
+    pause();
+    assert!(cpu_ticks() > frozen_at, "a thawed busy loop did not run");
+    kill(busy, Signal::SIGKILL).unwrap();
+    waitpid(busy, None).unwrap();
 
-    let pids = [start(cgroup.as_ref()), start(cgroup.as_ref())];
+    let pids = [
+        start(cgroup.as_ref(), "sleep 30"),
+        start(cgroup.as_ref(), "sleep 30"),
+    ];
     cgroup.kill_all().unwrap();
     for pid in pids {
         let status = waitpid(pid, None).unwrap();
