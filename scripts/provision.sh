@@ -16,6 +16,7 @@ BASE_PACKAGES=(
     pkg-config
     busybox-static    # a static busybox: the offline `busybox` image
     iproute2          # ip: links, addresses, namespaces (network chapter)
+    procps            # ps, the books' and tests' window on processes
     iptables          # NAT and port publishing (network chapter)
     curl
     ca-certificates

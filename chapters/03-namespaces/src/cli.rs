@@ -22,6 +22,16 @@ use crate::namespace::{IdMap, Namespace, NamespaceKind};
 use crate::rootfs::{RootSwitch, RootfsPlan};
 use crate::{terminal, user};
 
+/// Parses the command line; a usage error exits with 125, as `docker run`'s
+/// own errors do (clap's default, 2, would look like the command's status).
+pub fn parse_args<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|error| {
+        let _ = error.print();
+        // --help and --version are "errors" that go to stdout, with success.
+        std::process::exit(if error.use_stderr() { 125 } else { 0 })
+    })
+}
+
 // ANCHOR: parent_steps
 /// What a later chapter does around the start, in the parent.
 pub trait ParentSteps {
@@ -386,26 +396,52 @@ fn etc_files(hostname: &str) -> Vec<(&'static str, String)> {
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
     );
-    // The host's resolvers, minus loopback ones: 127.0.0.53 (systemd-resolved)
-    // is the host's own loopback, which a network namespace does not share.
-    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let resolv: String = host_resolv
-        .lines()
-        .filter(|line| {
-            let mut words = line.split_whitespace();
-            !(words.next() == Some("nameserver")
-                && words
-                    .next()
-                    .is_some_and(|ip| ip.starts_with("127.") || ip == "::1"))
-        })
-        .map(|line| format!("{line}\n"))
-        .collect();
+    let resolv = container_resolv_conf(
+        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        || fs::read_to_string("/run/systemd/resolve/resolv.conf").ok(),
+    );
     vec![
         ("hostname", format!("{hostname}\n")),
         ("hosts", hosts),
         ("resolv.conf", resolv),
     ]
 }
+
+// ANCHOR: resolv_conf
+/// The container's resolv.conf, from the host's (`host`). Loopback
+/// nameservers are dropped: 127.0.0.53 (systemd-resolved) listens on the
+/// host's loopback, which a network namespace does not share. Behind such a
+/// stub, systemd keeps the real servers in /run/systemd/resolve/resolv.conf
+/// (`upstream`); with none left, Docker's fallback is Google's public DNS.
+pub fn container_resolv_conf(host: &str, upstream: impl FnOnce() -> Option<String>) -> String {
+    let is_loopback_server = |line: &str| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("nameserver")
+            && words
+                .next()
+                .is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
+    };
+    let has_server = |text: &str| {
+        text.lines()
+            .any(|l| l.split_whitespace().next() == Some("nameserver") && !is_loopback_server(l))
+    };
+    let mut text = host.to_string();
+    if !has_server(&text) {
+        if let Some(upstream) = upstream().filter(|u| has_server(u)) {
+            text = upstream;
+        }
+    }
+    let mut resolv: String = text
+        .lines()
+        .filter(|line| !is_loopback_server(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    if !has_server(&resolv) {
+        resolv.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    resolv
+}
+// ANCHOR_END: resolv_conf
 
 /// `nofile=1024:2048` → RLIMIT_NOFILE 1024/2048 (`nofile=1024`: both 1024).
 fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
@@ -452,3 +488,39 @@ fn forward_signals() -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: forward_signals
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_skips_loopback_servers() {
+        let host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n";
+        let upstream = "nameserver 192.0.2.1\nsearch example.org\n";
+        assert_eq!(
+            container_resolv_conf(host, || Some(upstream.into())),
+            upstream
+        );
+        assert_eq!(
+            container_resolv_conf(host, || None),
+            "search example.org\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        let plain = "nameserver 192.0.2.7\nnameserver ::1\n";
+        assert_eq!(
+            container_resolv_conf(plain, || panic!("not needed")),
+            "nameserver 192.0.2.7\n"
+        );
+    }
+
+    #[test]
+    fn ulimits_are_named_like_docker_run_ulimit() {
+        let nofile = parse_ulimit("nofile=1024:2048").unwrap();
+        assert_eq!(
+            (nofile.kind.as_str(), nofile.soft, nofile.hard),
+            ("RLIMIT_NOFILE", 1024, 2048)
+        );
+        assert_eq!(parse_ulimit("nproc=10").unwrap().hard, 10);
+        assert!(parse_ulimit("nofile").is_err());
+        assert!(parse_ulimit("wings=1").is_err());
+    }
+}

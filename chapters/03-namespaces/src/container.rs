@@ -553,6 +553,11 @@ impl ChildSetup<'_> {
         //    still have CAP_SYS_RESOURCE.
         crate::process::set_rlimits(&spec.process.rlimits)?;
         crate::process::switch_user(&spec.process)?;
+        // Changing credentials clears the parent-death signal (prctl(2)):
+        // set it again, or a non-root container would outlive its parent.
+        if let Some(signal) = self.options.parent_death_signal {
+            nix::sys::prctl::set_pdeathsig(signal).context("prctl(PR_SET_PDEATHSIG)")?;
+        }
         nix::unistd::chdir(spec.process.cwd.as_str()).with_context(|| {
             format!(
                 "chdir({}) as uid {}",

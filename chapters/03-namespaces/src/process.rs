@@ -88,7 +88,8 @@ pub fn switch_user(process: &ProcessSpec) -> anyhow::Result<()> {
     // 3. The sets themselves. capset(2) insists that effective stays a
     //    subset of permitted at every call, so effective shrinks first (as
     //    root) — or grows back last (after a setuid away from 0 emptied it).
-    //    Inheritable and ambient stay empty, as in Docker since 23.0: nothing
+    //    Inheritable and ambient stay empty, as in Docker since 20.10.14
+    //    (CVE-2022-24769): nothing
     //    is handed to programs beyond what execve grants. (For a non-root
     //    user execve then clears permitted and effective: a container's
     //    non-root process has no capabilities, only the bounding set.)

@@ -106,6 +106,7 @@ fn container(mount_point: &Path, make_private: bool) -> i32 {
         1
     })
 }
+// ANCHOR_END: demonstrate
 
 /// Whether a /proc/PID/mountinfo text has a mount on `point` (field 5).
 pub fn has_mount(mountinfo: &str, point: &Path) -> bool {

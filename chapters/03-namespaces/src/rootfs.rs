@@ -199,6 +199,22 @@ pub fn switch_root(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<
 // ANCHOR: finish
 /// Step 3: inside the new root.
 pub fn finish(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<()> {
+    // Read-only first, then the masks, as runc does: a mask inside a
+    // read-only path (none in Docker's lists) still gets mounted.
+    for path in &plan.readonly_paths {
+        let path = Path::new(path);
+        if sys.kind(path).is_none() {
+            continue;
+        }
+        sys.mount(
+            Some(path),
+            path,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        remount_readonly(sys, path)?;
+    }
     for path in &plan.masked_paths {
         let path = Path::new(path);
         match sys.kind(path) {
@@ -213,20 +229,6 @@ pub fn finish(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<()> {
                 sys.mount(null, path, None, MsFlags::MS_BIND, None)?;
             }
         }
-    }
-    for path in &plan.readonly_paths {
-        let path = Path::new(path);
-        if sys.kind(path).is_none() {
-            continue;
-        }
-        sys.mount(
-            Some(path),
-            path,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )?;
-        remount_readonly(sys, path)?;
     }
     if plan.readonly_rootfs {
         remount_readonly(sys, Path::new("/"))?;
@@ -308,10 +310,10 @@ mod tests {
         assert_eq!(
             inside,
             [
-                "mount /dev/null on /proc/kcore flags bind",
-                "mount tmpfs on /sys/firmware type tmpfs flags ro",
                 "mount /proc/sys on /proc/sys flags bind,rec",
                 "mount none on /proc/sys flags ro,nosuid,nodev,noexec,remount,bind",
+                "mount /dev/null on /proc/kcore flags bind",
+                "mount tmpfs on /sys/firmware type tmpfs flags ro",
             ]
         );
     }

@@ -10,6 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -508,30 +510,35 @@ fn descendants(pid: u32) -> Vec<(u32, char)> {
 #[test]
 fn privileged_init_reaps_the_zombies_pid_1_leaves() {
     let f = Fixture::new();
-    // The subshell starts `sleep 0` in the background and exits: the orphan
-    // is re-parented to PID 1. PID 1 is then `sleep 3` (exec), which never
-    // calls wait(): the orphan stays a zombie.
-    let script = "(sleep 0 &); exec sleep 3";
+    // The subshell starts `sleep 1` in the background and exits at once: the
+    // orphan is re-parented to PID 1, which by then is `sleep 5` (exec) and
+    // never calls wait(): when the orphan ends, it stays a zombie.
+    let script = "(sleep 1 &); exec sleep 5";
     let (mut ch03, container) = start(&f, &["--image", "busybox", "--", "sh", "-c", script]);
     eventually("a zombie under PID 1", || {
         descendants(container)
             .iter()
             .any(|(_, state)| *state == 'Z')
     });
-    assert!(ch03.wait().unwrap().success());
+    nix::sys::signal::kill(Pid::from_raw(container as i32), Signal::SIGKILL).unwrap();
+    ch03.wait().unwrap();
 
     // With --init, minidocker-init is PID 1: it reaps the orphan.
+    let began = Instant::now();
     let (mut ch03, init) = start(
         &f,
         &["--image", "busybox", "--init", "--", "sh", "-c", script],
     );
-    eventually("sleep 3 running under minidocker-init", || {
-        descendants(init).len() == 1
+    eventually("the orphan gone, sleep 5 left alone", || {
+        let left = descendants(init);
+        assert!(
+            left.iter().all(|(_, state)| *state != 'Z'),
+            "a zombie under --init: {left:?}"
+        );
+        left.len() == 1 && began.elapsed() > Duration::from_millis(1500)
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let left = descendants(init);
-    assert!(left.iter().all(|(_, state)| *state != 'Z'), "{left:?}");
-    assert!(ch03.wait().unwrap().success());
+    nix::sys::signal::kill(Pid::from_raw(init as i32), Signal::SIGKILL).unwrap();
+    ch03.wait().unwrap();
     f.assert_clean();
 }
 // ANCHOR_END: zombie_test
@@ -680,7 +687,13 @@ fn privileged_no_mount_is_left_after_a_crash_once_reset_runs() {
         _dir: tempfile::tempdir().unwrap(),
         root: root.clone(),
     };
-    let (mut ch03, container) = start(&f, &["--image", "busybox", "--", "sleep", "30"]);
+    // --user: the parent-death signal must survive the switch to nobody.
+    let (mut ch03, container) = start(
+        &f,
+        &[
+            "--image", "busybox", "--user", "nobody", "--", "sleep", "30",
+        ],
+    );
     // ch03 dies without cleaning up; its container dies with it (PDEATHSIG).
     let ch03_pid = children(ch03.id())[0].0;
     nix::sys::signal::kill(

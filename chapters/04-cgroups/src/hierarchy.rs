@@ -40,6 +40,7 @@ impl Hierarchy {
         Hierarchy::from_mountinfo(&text)
     }
 
+    // ANCHOR: detect
     pub fn from_mountinfo(text: &str) -> anyhow::Result<Hierarchy> {
         let mut controllers = BTreeMap::new();
         let mut cgroup2 = Vec::new();
@@ -82,6 +83,7 @@ impl Hierarchy {
             None => bail!("no cgroup filesystem is mounted (mount -t cgroup2 none /sys/fs/cgroup)"),
         }
     }
+    // ANCHOR_END: detect
 }
 
 /// mountinfo escapes space, tab, newline and backslash as \NNN (octal).

@@ -61,6 +61,7 @@ pub trait CgroupManager {
 }
 // ANCHOR_END: manager
 
+// ANCHOR: choose
 /// The manager for this machine's cgroups, for the cgroup `PARENT/name`.
 pub fn manager(name: &str) -> anyhow::Result<Box<dyn CgroupManager>> {
     check_name(name)?;
@@ -70,6 +71,7 @@ pub fn manager(name: &str) -> anyhow::Result<Box<dyn CgroupManager>> {
         Hierarchy::V2 { root } => Box::new(v2::V2Manager::new(root, &path)),
     })
 }
+// ANCHOR_END: choose
 
 /// Reads a cgroup file as a number (`max` is `u64::MAX`).
 pub(crate) fn read_u64(path: &std::path::Path) -> anyhow::Result<u64> {

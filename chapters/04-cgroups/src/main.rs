@@ -76,7 +76,7 @@ struct Limits {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli: Cli = cli::parse_args();
     let code = match cli.command {
         Command::Run(run) => {
             let Run { limits, run } = *run;

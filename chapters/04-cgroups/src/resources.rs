@@ -161,6 +161,7 @@ pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
     Ok(bytes as u64)
 }
 
+// ANCHOR: parse_cpus
 /// The CFS period Docker uses for `--cpus`: 100 ms.
 pub const CPU_PERIOD: u64 = 100_000;
 
@@ -181,6 +182,7 @@ pub fn parse_cpus(text: &str, host_cpus: usize) -> anyhow::Result<(u64, u64)> {
     let quota = ((cpus * CPU_PERIOD as f64).round() as u64).max(1000);
     Ok((quota, CPU_PERIOD))
 }
+// ANCHOR_END: parse_cpus
 
 /// The CPUs (or memory nodes) of a list like `0-2,4`, checked against what
 /// the host offers (a list in the same syntax, from the root cpuset).
@@ -260,11 +262,13 @@ impl Resources {
     }
 }
 
+// ANCHOR: shares_to_weight
 /// v1 shares (2..262144, default 1024) → v2 weight (1..10000, default 100),
 /// the conversion runc and the kernel documentation use.
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }
+// ANCHOR_END: shares_to_weight
 
 #[cfg(test)]
 mod tests {

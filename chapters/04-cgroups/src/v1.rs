@@ -145,6 +145,7 @@ impl V1Manager {
     // ANCHOR_END: v1_create
 }
 
+// ANCHOR: inherit_cpuset
 /// A new v1 cpuset cgroup has empty cpuset.cpus and cpuset.mems, and a
 /// process cannot join it until both are set: copy the parent's.
 fn inherit_cpuset(dir: &Path) -> anyhow::Result<()> {
@@ -159,6 +160,7 @@ fn inherit_cpuset(dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: inherit_cpuset
 
 impl CgroupManager for V1Manager {
     fn path(&self) -> &str {
@@ -214,6 +216,7 @@ impl CgroupManager for V1Manager {
         set_freezer(&self.need("freezer")?, "THAWED")
     }
 
+    // ANCHOR: v1_kill_all
     fn kill_all(&self) -> anyhow::Result<()> {
         // Frozen, nobody can fork a new task between the listing and the
         // kill; thawed, the SIGKILLs are delivered.
@@ -232,6 +235,7 @@ impl CgroupManager for V1Manager {
             Ok(read_pids(&procs)?.is_empty())
         })
     }
+    // ANCHOR_END: v1_kill_all
 
     fn destroy(&mut self) -> anyhow::Result<()> {
         for dir in std::mem::take(&mut self.made) {

@@ -130,6 +130,7 @@ impl V2Manager {
     // ANCHOR_END: v2_create
 }
 
+// ANCHOR: enable_controllers
 /// Adds `wanted` to `dir`'s cgroup.subtree_control, those not there yet.
 fn enable_controllers(dir: &Path, wanted: &[&str]) -> anyhow::Result<()> {
     let file = dir.join("cgroup.subtree_control");
@@ -155,6 +156,7 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> anyhow::Result<()> {
         }
     }
 }
+// ANCHOR_END: enable_controllers
 
 impl CgroupManager for V2Manager {
     fn path(&self) -> &str {
@@ -174,6 +176,7 @@ impl CgroupManager for V2Manager {
         write(&self.dir.join("cgroup.procs"), &pid.to_string())
     }
 
+    // ANCHOR: v2_stats
     fn stats(&self) -> anyhow::Result<Stats> {
         let dir = &self.dir;
         let optional = |file: &str| read_u64(&dir.join(file)).ok();
@@ -192,6 +195,7 @@ impl CgroupManager for V2Manager {
             oom_kills: keyed(&events, "oom_kill").unwrap_or(0),
         })
     }
+    // ANCHOR_END: v2_stats
 
     fn freeze(&self) -> anyhow::Result<()> {
         set_frozen(&self.dir, true)
@@ -201,6 +205,7 @@ impl CgroupManager for V2Manager {
         set_frozen(&self.dir, false)
     }
 
+    // ANCHOR: v2_kill_all
     fn kill_all(&self) -> anyhow::Result<()> {
         let kill = self.dir.join("cgroup.kill");
         if kill.exists() {
@@ -216,6 +221,7 @@ impl CgroupManager for V2Manager {
             Ok(read_pids(&procs)?.is_empty())
         })
     }
+    // ANCHOR_END: v2_kill_all
 
     fn destroy(&mut self) -> anyhow::Result<()> {
         if std::mem::take(&mut self.made) {
@@ -225,6 +231,7 @@ impl CgroupManager for V2Manager {
     }
 }
 
+// ANCHOR: set_frozen
 fn set_frozen(dir: &Path, frozen: bool) -> anyhow::Result<()> {
     write(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
     // cgroup.events says "frozen 1" once every task has stopped.
@@ -234,6 +241,7 @@ fn set_frozen(dir: &Path, frozen: bool) -> anyhow::Result<()> {
         || Ok(keyed(&fs::read_to_string(&events)?, "frozen") == Some(frozen as u64)),
     )
 }
+// ANCHOR_END: set_frozen
 
 #[cfg(test)]
 mod tests {

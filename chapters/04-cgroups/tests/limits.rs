@@ -183,7 +183,9 @@ fn privileged_bad_limits_fail_before_anything_is_made() {
 
 #[test]
 fn privileged_reset_removes_the_cgroup_of_a_crashed_ch04() {
-    let store = Store::new();
+    // The store where reset.sh looks for it, under a prefix: the snapshot
+    // the crash leaves mounted is found and unmounted too.
+    let store = Store::under("var/lib/minidocker-workshop");
     // A parent of this test's own, so reset.sh touches nothing else.
     let parent = format!("minidocker-test-{}", std::process::id());
     let mut child = store
@@ -210,13 +212,12 @@ fn privileged_reset_removes_the_cgroup_of_a_crashed_ch04() {
     child.wait().unwrap();
     assert!(cgroup_exists(&path), "the cgroup should outlive a crash");
 
-    let prefix = tempfile::tempdir().unwrap();
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reset.sh");
     let mut removed = false;
     // The container's last task may take a moment to leave the cgroup.
     for _ in 0..50 {
         let out = std::process::Command::new(&script)
-            .env("MINIDOCKER_RESET_PREFIX", prefix.path())
+            .env("MINIDOCKER_RESET_PREFIX", store.dir())
             .env("MINIDOCKER_RESET_CGROUP_ROOT", "/sys/fs/cgroup")
             .env("MINIDOCKER_CGROUP_PARENT", &parent)
             .output()
@@ -229,4 +230,10 @@ fn privileged_reset_removes_the_cgroup_of_a_crashed_ch04() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(removed, "reset.sh left {path}");
+    let root = store.root.to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&root),
+        "reset.sh left a mount under {root}"
+    );
 }

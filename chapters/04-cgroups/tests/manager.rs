@@ -7,9 +7,8 @@ use std::process::Command;
 
 use cgroups::resources::Resources;
 use common::{cgroup_exists, require_root};
-use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
+use std::os::unix::process::ExitStatusExt;
 
 #[test]
 fn privileged_freeze_thaw_kill_all_and_destroy() {
@@ -28,15 +27,16 @@ fn privileged_freeze_thaw_kill_all_and_destroy() {
         .unwrap();
     let start = |cgroup: &dyn cgroups::CgroupManager, script: &str| {
         let child = Command::new("sh").args(["-c", script]).spawn().unwrap();
-        let pid = Pid::from_raw(child.id() as i32);
-        cgroup.add_process(pid).unwrap();
-        pid
+        cgroup
+            .add_process(Pid::from_raw(child.id() as i32))
+            .unwrap();
+        child
     };
     // A busy loop: its CPU time grows all the time, unless it is frozen.
-    let busy = start(cgroup.as_ref(), "while :; do :; done");
+    let mut busy = start(cgroup.as_ref(), "while :; do :; done");
     assert_eq!(cgroup.stats().unwrap().pids_current, 1);
     let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{busy}/stat")).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", busy.id())).unwrap();
         let fields: Vec<u64> = stat
             .rsplit(')')
             .next()
@@ -57,20 +57,17 @@ fn privileged_freeze_thaw_kill_all_and_destroy() {
     cgroup.thaw().unwrap();
     pause();
     assert!(cpu_ticks() > frozen_at, "a thawed busy loop did not run");
-    kill(busy, Signal::SIGKILL).unwrap();
-    waitpid(busy, None).unwrap();
+    busy.kill().unwrap();
+    busy.wait().unwrap();
 
-    let pids = [
+    let mut children = [
         start(cgroup.as_ref(), "sleep 30"),
         start(cgroup.as_ref(), "sleep 30"),
     ];
     cgroup.kill_all().unwrap();
-    for pid in pids {
-        let status = waitpid(pid, None).unwrap();
-        assert!(
-            matches!(status, WaitStatus::Signaled(_, Signal::SIGKILL, _)),
-            "{status:?}"
-        );
+    for child in &mut children {
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     }
     let path = cgroup.path().to_string();
     cgroup.destroy().unwrap();

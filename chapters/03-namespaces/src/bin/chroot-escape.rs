@@ -49,6 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
+// ANCHOR: escape
 fn escape() -> std::io::Result<()> {
     let jail = Path::new("/.chroot-escape");
     fs::create_dir_all(jail)?;
@@ -62,3 +63,4 @@ fn escape() -> std::io::Result<()> {
     chroot(".")?;
     std::env::set_current_dir("/")
 }
+// ANCHOR_END: escape

@@ -3,9 +3,11 @@
 //! The first process of a PID namespace is special in two ways, and most
 //! programs are not written for either:
 //!
-//! 1. **Signals.** The kernel delivers to PID 1 only the signals it has a
-//!    handler for (SIGKILL from outside excepted). `sleep` as PID 1 ignores
-//!    SIGTERM, so `docker stop` waits 10 s and then kills it.
+//! 1. **Signals.** The kernel drops every signal PID 1 has left at its
+//!    default action (SIGKILL from outside excepted): PID 1 gets only what it
+//!    asked for, with a handler or — as here — by blocking the signal and
+//!    taking it with sigwait. `sleep` as PID 1 asks for nothing, so it
+//!    ignores SIGTERM, and `docker stop` waits 10 s and then kills it.
 //! 2. **Orphans.** Every process whose parent exits is re-parented to PID 1,
 //!    which must wait(2) for it, or it stays a zombie, holding a PID.
 //!
@@ -76,6 +78,7 @@ fn run(command: &[String]) -> std::io::Result<u8> {
         .spawn()
         .map_err(|e| std::io::Error::new(e.kind(), format!("starting {}: {e}", command[0])))?;
     let child_pid = child.id() as libc::pid_t;
+    // ANCHOR: loop
     loop {
         let mut signal: libc::c_int = 0;
         // SAFETY: `signals` is initialised above; `signal` is a valid out pointer.
@@ -105,4 +108,5 @@ fn run(command: &[String]) -> std::io::Result<u8> {
             }
         }
     }
+    // ANCHOR_END: loop
 }

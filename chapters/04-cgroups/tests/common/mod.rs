@@ -26,12 +26,23 @@ pub struct Store {
 
 impl Store {
     pub fn new() -> Store {
+        Store::under("root")
+    }
+
+    /// A store at `RELATIVE` in a temp dir: `var/lib/minidocker-workshop`
+    /// makes the temp dir a MINIDOCKER_RESET_PREFIX for scripts/reset.sh.
+    pub fn under(relative: &str) -> Store {
         require_root();
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
+        let root = dir.path().join(relative);
         let store = images::store::ImageStore::open(&root).unwrap();
         images::rootfs::import_busybox(&store).unwrap();
         Store { _dir: dir, root }
+    }
+
+    /// The temp dir the store is in.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 
     /// `ch04 --root ROOT run ARGS` under `timeout` (a hung container fails
