@@ -28,6 +28,8 @@ TEST_PACKAGES=(
     hyperfine         # scripts/bench.sh
     skopeo            # reads and writes what `ch02 save` and `load` exchange
     umoci             # unpacks our OCI layouts
+    runc              # the reference OCI runtime: our bundles run under it
+    crun              # the other reference runtime (chapter 05's benchmark)
 )
 # The oldest Rust the workspace builds with (Cargo.toml: rust-version).
 MIN_RUST=1.85

@@ -93,9 +93,10 @@ impl Namespace {
 /// One line of /proc/PID/uid_map: `size` IDs from `container_id` inside are
 /// `host_id`… outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct IdMap {
+    #[serde(rename = "containerID")]
     pub container_id: u32,
+    #[serde(rename = "hostID")]
     pub host_id: u32,
     pub size: u32,
 }

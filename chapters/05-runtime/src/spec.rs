@@ -1,0 +1,403 @@
+//! config.json: the OCI runtime-spec's container configuration, as serde types.
+//!
+//! Our own types rather than the `oci-spec` crate: they hold exactly the
+//! fields this runtime implements, so reading them is reading what minirunc
+//! does, and every field it does not implement is named below as
+//! [`Unsupported`] — a config that asks for one gets a clear error instead of
+//! being run without it. The leaf types (mounts, namespaces, ID maps, user,
+//! rlimits) are chapter 03's, which already match the spec's JSON.
+//! (opencontainers/runtime-spec: config.md, config-linux.md.)
+
+use std::collections::BTreeMap;
+
+use namespaces::container::Rlimit;
+use namespaces::mount::Mount;
+use namespaces::namespace::{IdMap, Namespace};
+use namespaces::user::User;
+use serde::{Deserialize, Serialize};
+
+/// The spec version we write (and the oldest we read is 1.0.0).
+pub const OCI_VERSION: &str = "1.0.2";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spec {
+    pub oci_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<Root>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<Linux>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Process {
+    #[serde(default)]
+    pub terminal: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<ConsoleSize>,
+    pub user: User,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    pub cwd: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Capabilities>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rlimits: Vec<Rlimit>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_new_privileges: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// Needs AppArmor support: refused if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apparmor_profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux_label: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSize {
+    pub height: u32,
+    pub width: u32,
+}
+
+/// The five capability sets, by name (`CAP_CHOWN`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    #[serde(default)]
+    pub bounding: Vec<String>,
+    #[serde(default)]
+    pub effective: Vec<String>,
+    #[serde(default)]
+    pub inheritable: Vec<String>,
+    #[serde(default)]
+    pub permitted: Vec<String>,
+    #[serde(default)]
+    pub ambient: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    /// Relative to the bundle, or absolute.
+    pub path: String,
+    #[serde(default)]
+    pub readonly: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hooks {
+    /// Deprecated by the spec, still sent by dockerd (for networking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prestart: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_runtime: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub create_container: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_container: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststart: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub poststop: Vec<Hook>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hook {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Linux {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uid_mappings: Vec<IdMap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gid_mappings: Vec<IdMap>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctl: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups_path: Option<String>,
+    #[serde(default)]
+    pub namespaces: Vec<Namespace>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs_propagation: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readonly_paths: Vec<String>,
+    /// Fields minirunc does not implement (yet): present and not empty,
+    /// they are an error (see [`Spec::unsupported`]).
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
+}
+
+/// `linux.resources`, the fields chapter 04 implements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceCgroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<Pids>,
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
+}
+
+/// A device cgroup rule; `type`/`major`/`minor` absent mean "all".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCgroup {
+    pub allow: bool,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Memory {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<i64>,
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cpu {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mems: Option<String>,
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pids {
+    pub limit: i64,
+}
+
+/// A device node to create in the container's /dev (`linux.devices`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub major: i64,
+    #[serde(default)]
+    pub minor: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_mode: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+}
+
+/// Why a config cannot be run as it is.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "config.json asks for {}, which minirunc does not support",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// JSON's "nothing": null, 0, false, "", [] or {} — what dockerd sends for
+/// a setting it leaves alone (`"shares": 0`, `"weight": 0`).
+fn is_unset(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.values().all(is_unset),
+    }
+}
+
+impl Spec {
+    /// The first field this config sets that minirunc cannot honour.
+    pub fn unsupported(&self) -> Result<(), Unsupported> {
+        let refuse = |what: String| Err(Unsupported(what));
+        if let Some(process) = &self.process {
+            if process
+                .apparmor_profile
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+            {
+                return refuse("process.apparmorProfile (AppArmor)".into());
+            }
+            if process
+                .selinux_label
+                .as_deref()
+                .is_some_and(|l| !l.is_empty())
+            {
+                return refuse("process.selinuxLabel (SELinux)".into());
+            }
+            if let Some(caps) = &process.capabilities {
+                if !caps.inheritable.is_empty() || !caps.ambient.is_empty() {
+                    // Chapter 03 keeps them empty, as Docker does.
+                    let mut given = caps.inheritable.clone();
+                    given.extend(caps.ambient.iter().cloned());
+                    given.retain(|c| !caps.bounding.contains(c) || !caps.permitted.contains(c));
+                    if !given.is_empty() {
+                        return refuse(format!(
+                            "inheritable or ambient capabilities outside the bounding set: {given:?}"
+                        ));
+                    }
+                }
+            }
+        }
+        let Some(linux) = &self.linux else {
+            return Ok(());
+        };
+        let checks: [(&str, &BTreeMap<String, serde_json::Value>); 4] = [
+            ("linux", &linux.unsupported),
+            (
+                "linux.resources",
+                &linux
+                    .resources
+                    .as_ref()
+                    .map(|r| r.unsupported.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "linux.resources.memory",
+                &linux
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.memory.as_ref())
+                    .map(|m| m.unsupported.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "linux.resources.cpu",
+                &linux
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.cpu.as_ref())
+                    .map(|c| c.unsupported.clone())
+                    .unwrap_or_default(),
+            ),
+        ];
+        for (section, fields) in checks {
+            for (name, value) in fields {
+                // Labels only matter with SELinux; seccomp comes with
+                // chapter 05's second part.
+                if !is_unset(value) && name != "mountLabel" {
+                    return refuse(format!("{section}.{name}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runcs_own_spec_parses_and_round_trips() {
+        let text = include_str!("../tests/data/runc-spec.json");
+        let spec: Spec = serde_json::from_str(text).unwrap();
+        let process = spec.process.as_ref().unwrap();
+        assert_eq!(process.args, ["sh"]);
+        assert_eq!(process.rlimits[0].kind, "RLIMIT_NOFILE");
+        let linux = spec.linux.as_ref().unwrap();
+        assert_eq!(linux.masked_paths[0], "/proc/acpi");
+        assert_eq!(spec.mounts.len(), 7);
+        spec.unsupported().unwrap();
+        let again: Spec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn zero_values_are_unset_and_real_requests_are_refused() {
+        let mut spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[],"resources":{"cpu":{"shares":0,"realtimeRuntime":0},"blockIO":{"weight":0},"memory":{"swappiness":0}}}}"#,
+        )
+        .unwrap();
+        spec.unsupported().unwrap();
+        let linux = spec.linux.as_mut().unwrap();
+        linux
+            .resources
+            .as_mut()
+            .unwrap()
+            .unsupported
+            .insert("blockIO".into(), serde_json::json!({"weight": 500}));
+        assert_eq!(
+            spec.unsupported().unwrap_err().to_string(),
+            "config.json asks for linux.resources.blockIO, which minirunc does not support"
+        );
+        let spec: Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","linux":{"namespaces":[],"intelRdt":{"closID":"x"}}}"#,
+        )
+        .unwrap();
+        assert!(spec.unsupported().unwrap_err().0.contains("linux.intelRdt"));
+    }
+
+    #[test]
+    fn id_maps_use_the_specs_names() {
+        let map: IdMap =
+            serde_json::from_str(r#"{"containerID":0,"hostID":100000,"size":65536}"#).unwrap();
+        assert_eq!(
+            (map.container_id, map.host_id, map.size),
+            (0, 100000, 65536)
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Bundles from `minirunc spec` run under runc, the reference runtime: the
+//! config.json we write is one runc understands, with Docker's defaults.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+
+fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root: run sudo scripts/test.sh"
+    );
+}
+
+fn require_runc() {
+    let found = Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "runc is not installed: sudo scripts/provision.sh --test"
+    );
+}
+
+/// A bundle: `minirunc spec`'s config.json, edited as a reader would, and
+/// the offline busybox image's files in rootfs/.
+fn bundle(dir: &Path, args: &[&str]) {
+    let out = Command::new(MINIRUNC)
+        .args(["spec", "--bundle"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
+    let mut layer = Vec::new();
+    images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
+    let mut archive = tar::Archive::new(layer.as_slice());
+    archive.set_preserve_permissions(true);
+    archive.unpack(dir.join("rootfs")).unwrap();
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = args.into();
+    config["hostname"] = "bundle".into();
+    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+}
+
+#[test]
+fn privileged_runc_runs_a_minirunc_spec_bundle() {
+    require_root();
+    require_runc();
+    let dir = tempfile::tempdir().unwrap();
+    bundle(
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "echo pid=$$; hostname; grep -E '^Cap(Eff|Bnd)' /proc/self/status; cat /proc/kcore | wc -c; ls /sys/fs/cgroup | head -1",
+        ],
+    );
+    let id = format!("minirunc-interop-{}", std::process::id());
+    let out = Command::new("runc")
+        .args(["run", "--bundle"])
+        .arg(dir.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "runc: {}{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..2], ["pid=1", "bundle"], "{text}");
+    // Docker's 14 capabilities, as chapter 03 sets them.
+    assert!(text.contains("CapEff:\t00000000a80425fb"), "{text}");
+    assert!(text.contains("CapBnd:\t00000000a80425fb"), "{text}");
+    // runc applied the masks and mounted the cgroup filesystem.
+    if Path::new("/proc/kcore").exists() {
+        assert_eq!(lines[4].trim(), "0", "{text}");
+    }
+    assert!(
+        !lines.last().unwrap().is_empty(),
+        "/sys/fs/cgroup is empty: {text}"
+    );
+}
+
+#[test]
+fn spec_refuses_to_overwrite_a_config() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("config.json"), "{}").unwrap();
+    let out = Command::new(MINIRUNC)
+        .args(["spec", "--bundle"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists. Remove it first"), "{err}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("config.json")).unwrap(),
+        "{}"
+    );
+}
