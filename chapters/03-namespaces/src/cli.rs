@@ -19,6 +19,7 @@ use crate::container::{self, ContainerSpec, ProcessSpec, Rlimit, SpawnOptions};
 use crate::defaults;
 use crate::mount::Mount;
 use crate::namespace::{IdMap, Namespace, NamespaceKind};
+use crate::process::CapabilitySets;
 use crate::rootfs::{RootSwitch, RootfsPlan};
 use crate::{terminal, user};
 
@@ -310,10 +311,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
             env,
             cwd,
             user: resolved.user,
-            capabilities: defaults::CAPABILITIES
-                .iter()
-                .map(|c| c.to_string())
-                .collect(),
+            capabilities: CapabilitySets::bounded(defaults::CAPABILITIES),
             no_new_privileges: args.no_new_privileges,
             rlimits,
             terminal: args.tty,
@@ -342,8 +340,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
     // The parent-side steps, while the container waits: chapter 04 puts it
     // in its cgroup here.
     let started = steps.before_start(&id, container.pid()).and_then(|()| {
-        CONTAINER_PID.store(container.pid().as_raw(), Ordering::SeqCst);
-        forward_signals()?;
+        forward_signals(container.pid())?;
         container.start()
     });
     if let Err(e) = started {
@@ -460,7 +457,8 @@ fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
 // ANCHOR: forward_signals
 /// A foreground container gets the signals sent to the CLI (Ctrl-C included),
 /// as `docker run` proxies them. Whether they do anything is up to PID 1.
-fn forward_signals() -> anyhow::Result<()> {
+pub fn forward_signals(container: Pid) -> anyhow::Result<()> {
+    CONTAINER_PID.store(container.as_raw(), Ordering::SeqCst);
     extern "C" fn forward(signal: libc::c_int) {
         let pid = CONTAINER_PID.load(Ordering::SeqCst);
         if pid > 0 {

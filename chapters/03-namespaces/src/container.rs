@@ -74,9 +74,8 @@ pub struct ProcessSpec {
     /// Created if missing, as Docker does for WORKDIR.
     pub cwd: String,
     pub user: User,
-    /// Names like `CAP_CHOWN`: kept in the bounding, permitted and effective
-    /// sets. Every other capability is dropped from all sets.
-    pub capabilities: Vec<String>,
+    /// The capability sets; every capability not named is dropped from all.
+    pub capabilities: crate::process::CapabilitySets,
     pub no_new_privileges: bool,
     pub rlimits: Vec<Rlimit>,
     /// A pty as stdin, stdout and stderr (see [`crate::terminal`]); its
@@ -185,11 +184,7 @@ impl ContainerSpec {
                 bail!("hostname {hostname:?}: must be 1 to 64 bytes long");
             }
         }
-        for name in &self.process.capabilities {
-            name.parse::<caps::Capability>().map_err(|_| {
-                anyhow::anyhow!("unknown capability {name:?} (see capabilities(7))")
-            })?;
-        }
+        self.process.capabilities.parse()?;
         for rlimit in &self.process.rlimits {
             crate::process::resource(&rlimit.kind)?;
             if rlimit.soft > rlimit.hard {
@@ -670,7 +665,7 @@ mod tests {
         s.hostname = Some("box".into());
         assert!(error(&s).contains("needs a new UTS namespace"));
         let mut s = spec(false);
-        s.process.capabilities = vec!["CAP_FLY".into()];
+        s.process.capabilities.ambient = vec!["CAP_FLY".into()];
         assert!(error(&s).contains("unknown capability \"CAP_FLY\""));
         let mut s = spec(false);
         s.process.rlimits = vec![Rlimit {

@@ -7,8 +7,6 @@
 //! setuid away from 0 empties the permitted set unless PR_SET_KEEPCAPS is
 //! on. (runc: `finalizeNamespace` in libcontainer/init_linux.go.)
 
-use std::collections::HashSet;
-
 use anyhow::{Context, bail};
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::sys::resource::{Resource, setrlimit};
@@ -51,22 +49,75 @@ pub fn set_rlimits(rlimits: &[Rlimit]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The five capability sets, by name (`CAP_CHOWN`): config.json's
+/// `process.capabilities`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CapabilitySets {
+    #[serde(default)]
+    pub bounding: Vec<String>,
+    #[serde(default)]
+    pub effective: Vec<String>,
+    #[serde(default)]
+    pub inheritable: Vec<String>,
+    #[serde(default)]
+    pub permitted: Vec<String>,
+    #[serde(default)]
+    pub ambient: Vec<String>,
+}
+
+impl CapabilitySets {
+    /// Docker's way: `names` bound, permitted and effective; inheritable and
+    /// ambient empty, as in Docker since 20.10.14 (CVE-2022-24769), so
+    /// nothing is handed to programs beyond what execve grants.
+    pub fn bounded(names: &[&str]) -> CapabilitySets {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        CapabilitySets {
+            bounding: names.clone(),
+            effective: names.clone(),
+            permitted: names,
+            ..Default::default()
+        }
+    }
+
+    /// Every name, each checked.
+    pub fn parse(&self) -> anyhow::Result<[CapsHashSet; 5]> {
+        let parse = |names: &[String]| -> anyhow::Result<CapsHashSet> {
+            names
+                .iter()
+                .map(|name| {
+                    name.parse::<Capability>().map_err(|_| {
+                        anyhow::anyhow!("unknown capability {name:?} (see capabilities(7))")
+                    })
+                })
+                .collect()
+        };
+        Ok([
+            parse(&self.bounding)?,
+            parse(&self.effective)?,
+            parse(&self.inheritable)?,
+            parse(&self.permitted)?,
+            parse(&self.ambient)?,
+        ])
+    }
+}
+
 // ANCHOR: switch_user
 /// Becomes `process.user` with exactly `process.capabilities`.
 pub fn switch_user(process: &ProcessSpec) -> anyhow::Result<()> {
-    let keep: CapsHashSet = process
-        .capabilities
-        .iter()
-        .map(|name| {
-            name.parse::<Capability>()
-                .map_err(|_| anyhow::anyhow!("unknown capability {name}"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let [bounding, effective, mut inheritable, permitted, ambient] =
+        process.capabilities.parse()?;
+    // The kernel keeps an ambient capability only while it is permitted and
+    // inheritable: an ambient one is made inheritable too (runc's own spec
+    // lists ambient capabilities and no inheritable ones).
+    if let Some(cap) = ambient.iter().find(|c| !permitted.contains(c)) {
+        anyhow::bail!("ambient capability {cap} is not in the permitted set");
+    }
+    inheritable.extend(ambient.iter().copied());
     // 1. The bounding set caps what any later execve can grant, file
     //    capabilities and setuid-root binaries included. Dropping from it
     //    needs CAP_SETPCAP, which we still have.
     for cap in caps::all() {
-        if !keep.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+        if !bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap)
                 .with_context(|| format!("dropping {cap} from the bounding set"))?;
         }
@@ -88,17 +139,20 @@ pub fn switch_user(process: &ProcessSpec) -> anyhow::Result<()> {
     // 3. The sets themselves. capset(2) insists that effective stays a
     //    subset of permitted at every call, so effective shrinks first (as
     //    root) — or grows back last (after a setuid away from 0 emptied it).
-    //    Inheritable and ambient stay empty, as in Docker since 20.10.14
-    //    (CVE-2022-24769): nothing
-    //    is handed to programs beyond what execve grants. (For a non-root
-    //    user execve then clears permitted and effective: a container's
-    //    non-root process has no capabilities, only the bounding set.)
-    let effective = caps::read(None, CapSet::Effective).context("capget")?;
-    caps::set(None, CapSet::Effective, &(&effective & &keep)).context("capset(effective)")?;
-    caps::set(None, CapSet::Permitted, &keep).context("capset(permitted)")?;
-    caps::set(None, CapSet::Effective, &keep).context("capset(effective)")?;
-    caps::set(None, CapSet::Inheritable, &HashSet::new()).context("capset(inheritable)")?;
+    //    An ambient capability must be permitted and inheritable, so ambient
+    //    comes last. (For a non-root user without ambient capabilities,
+    //    execve then clears permitted and effective: a container's non-root
+    //    process has no capabilities, only the bounding set.)
+    let current = caps::read(None, CapSet::Effective).context("capget")?;
+    caps::set(None, CapSet::Effective, &(&current & &permitted)).context("capset(effective)")?;
+    caps::set(None, CapSet::Permitted, &permitted).context("capset(permitted)")?;
+    caps::set(None, CapSet::Inheritable, &inheritable).context("capset(inheritable)")?;
+    caps::set(None, CapSet::Effective, &effective).context("capset(effective)")?;
     caps::clear(None, CapSet::Ambient).context("clearing the ambient set")?;
+    for cap in ambient {
+        caps::raise(None, CapSet::Ambient, cap)
+            .with_context(|| format!("raising {cap} in the ambient set"))?;
+    }
     Ok(())
 }
 // ANCHOR_END: switch_user

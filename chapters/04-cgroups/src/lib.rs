@@ -56,7 +56,10 @@ pub trait CgroupManager {
     fn thaw(&self) -> anyhow::Result<()>;
     /// SIGKILL to every task, until none is left.
     fn kill_all(&self) -> anyhow::Result<()>;
-    /// Removes the cgroup (it must be empty: kill_all first).
+    /// The processes in the cgroup.
+    fn pids(&self) -> anyhow::Result<Vec<Pid>>;
+    /// Removes the cgroup at this path, if there is one (it must be empty:
+    /// kill_all first). A manager made for an existing cgroup removes it too.
     fn destroy(&mut self) -> anyhow::Result<()>;
 }
 // ANCHOR_END: manager
@@ -65,10 +68,23 @@ pub trait CgroupManager {
 /// The manager for this machine's cgroups, for the cgroup `PARENT/name`.
 pub fn manager(name: &str) -> anyhow::Result<Box<dyn CgroupManager>> {
     check_name(name)?;
-    let path = format!("/{}/{name}", parent()?);
+    manager_at(&format!("/{}/{name}", parent()?))
+}
+
+/// The manager for the cgroup at `path` (from a hierarchy's root, as
+/// config.json's `cgroupsPath`: `/PARENT/NAME`, exactly two levels — the
+/// parent only ever holds cgroups, as v2's "no internal processes" wants).
+pub fn manager_at(path: &str) -> anyhow::Result<Box<dyn CgroupManager>> {
+    let parts: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    if !path.starts_with('/') || parts.len() != 2 {
+        anyhow::bail!("cgroup path {path:?}: use /PARENT/NAME");
+    }
+    for part in &parts {
+        check_name(part)?;
+    }
     Ok(match Hierarchy::detect()? {
-        Hierarchy::V1 { controllers, .. } => Box::new(v1::V1Manager::new(controllers, &path)),
-        Hierarchy::V2 { root } => Box::new(v2::V2Manager::new(root, &path)),
+        Hierarchy::V1 { controllers, .. } => Box::new(v1::V1Manager::new(controllers, path)),
+        Hierarchy::V2 { root } => Box::new(v2::V2Manager::new(root, path)),
     })
 }
 // ANCHOR_END: choose

@@ -172,7 +172,9 @@ impl CgroupManager for V1Manager {
         let result = self.create_and_limit(resources);
         if result.is_err() {
             // A half-made cgroup is removed: a failed start leaves nothing.
-            let _ = self.destroy();
+            for dir in std::mem::take(&mut self.made) {
+                let _ = remove_dir(&dir);
+            }
         }
         result
     }
@@ -237,8 +239,14 @@ impl CgroupManager for V1Manager {
     }
     // ANCHOR_END: v1_kill_all
 
+    fn pids(&self) -> anyhow::Result<Vec<Pid>> {
+        let dir = self.need("pids").or_else(|_| self.need("memory"))?;
+        read_pids(&dir.join("cgroup.procs"))
+    }
+
     fn destroy(&mut self) -> anyhow::Result<()> {
-        for dir in std::mem::take(&mut self.made) {
+        self.made.clear();
+        for (_, dir) in self.trees() {
             remove_dir(&dir)?;
         }
         Ok(())

@@ -166,8 +166,9 @@ impl CgroupManager for V2Manager {
     fn create(&mut self, resources: &Resources) -> anyhow::Result<()> {
         resources.validate()?;
         let result = self.create_and_limit(resources);
-        if result.is_err() {
-            let _ = self.destroy();
+        if result.is_err() && std::mem::take(&mut self.made) {
+            // A half-made cgroup is removed: a failed start leaves nothing.
+            let _ = remove_dir(&self.dir);
         }
         result
     }
@@ -223,11 +224,13 @@ impl CgroupManager for V2Manager {
     }
     // ANCHOR_END: v2_kill_all
 
+    fn pids(&self) -> anyhow::Result<Vec<Pid>> {
+        read_pids(&self.dir.join("cgroup.procs"))
+    }
+
     fn destroy(&mut self) -> anyhow::Result<()> {
-        if std::mem::take(&mut self.made) {
-            remove_dir(&self.dir)?;
-        }
-        Ok(())
+        self.made = false;
+        remove_dir(&self.dir)
     }
 }
 

@@ -88,10 +88,6 @@ pub fn build(request: &SpecRequest) -> Spec {
     if request.terminal && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    let caps: Vec<String> = defaults::CAPABILITIES
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
     let mut mounts = defaults::mounts();
     // Docker's seventh standard mount: the container's own cgroup, read-only.
     mounts.insert(
@@ -123,12 +119,7 @@ pub fn build(request: &SpecRequest) -> Spec {
             args: request.args.clone(),
             env,
             cwd: request.cwd.clone(),
-            capabilities: Some(Capabilities {
-                bounding: caps.clone(),
-                effective: caps.clone(),
-                permitted: caps,
-                ..Default::default()
-            }),
+            capabilities: Some(Capabilities::bounded(defaults::CAPABILITIES)),
             rlimits: request.rlimits.clone(),
             no_new_privileges: request.no_new_privileges,
             ..Default::default()

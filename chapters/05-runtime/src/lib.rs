@@ -7,4 +7,6 @@
 //! engine will send for each `docker run`).
 
 pub mod builder;
+pub mod lifecycle;
 pub mod spec;
+pub mod state;

@@ -1,14 +1,13 @@
 //! `minirunc`: an OCI runtime with runc's command line.
-//!
-//! This first part writes bundles' config.json (`spec`); the container
-//! lifecycle (`create`, `start`, `state`, `kill`, `delete`, `run`) is the
-//! next step of chapter 05.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use runtime::builder::{self, SpecRequest};
+use runtime::lifecycle::{self, CreateOptions};
+use runtime::state::StateDir;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -17,8 +16,40 @@ use runtime::builder::{self, SpecRequest};
     about = "An OCI runtime with runc's command line (chapter 05)"
 )]
 struct Cli {
+    /// Where containers' state lives (a tmpfs: it goes with a reboot, as they do).
+    #[arg(long, global = true, default_value = "/run/minirunc")]
+    root: PathBuf,
+    /// Also write errors to this file (containerd's shim reads it).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// The log file's format.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Accepted for runc compatibility; minirunc has no debug output.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// The systemd cgroup driver (not supported: the cgroupfs driver is used).
+    #[arg(long, global = true)]
+    systemd_cgroup: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::Args, Debug)]
+struct CreateArgs {
+    /// The bundle: config.json and the root filesystem.
+    #[arg(short, long, default_value = ".")]
+    bundle: PathBuf,
+    /// Write the container's PID here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// chroot instead of pivot_root (for a root on a ramdisk).
+    #[arg(long)]
+    no_pivot: bool,
+    /// A Unix socket to send the terminal's master to (process.terminal).
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    id: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -29,21 +60,91 @@ enum Command {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
     },
+    /// Set a container up and leave it waiting for `start`.
+    Create(CreateArgs),
+    /// Let a created container run its process.
+    Start { id: String },
+    /// The container's state, as JSON.
+    State { id: String },
+    /// Send a signal (default SIGTERM) to the container's init, or with --all to every process.
+    Kill {
+        #[arg(short, long)]
+        all: bool,
+        id: String,
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Remove a stopped container (--force: any container).
+    Delete {
+        #[arg(short, long)]
+        force: bool,
+        id: String,
+    },
+    /// Create, start and wait: the exit status is the container's.
+    Run(CreateArgs),
+    /// The containers under --root.
+    List,
+    /// The processes in a container.
+    Ps { id: String },
 }
 
 fn main() {
     let cli: Cli = namespaces::cli::parse_args();
-    let result = match cli.command {
-        Command::Spec { bundle } => spec(&bundle),
+    let states = StateDir {
+        root: cli.root.clone(),
     };
-    if let Err(e) = result {
-        eprintln!("minirunc: {e:#}");
-        std::process::exit(1);
+    let result = if cli.systemd_cgroup {
+        Err(anyhow::anyhow!(
+            "--systemd-cgroup is not supported: minirunc uses the cgroupfs driver"
+        ))
+    } else {
+        dispatch(&states, cli.command)
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("minirunc: {message}");
+            if let Some(log) = &cli.log {
+                log_error(log, &cli.log_format, &message);
+            }
+            std::process::exit(1);
+        }
     }
 }
 
+fn create_options(args: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: args.bundle.clone(),
+        pid_file: args.pid_file.clone(),
+        no_pivot: args.no_pivot,
+        console_socket: args.console_socket.clone(),
+    }
+}
+
+fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Spec { bundle } => spec(&bundle)?,
+        Command::Create(args) => lifecycle::create(states, &args.id, &create_options(&args))?,
+        Command::Start { id } => lifecycle::start(states, &id)?,
+        Command::State { id } => {
+            let saved = states.load(&id)?;
+            let state = saved.oci_state(states.status(&saved));
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        Command::Kill { all, id, signal } => {
+            lifecycle::kill(states, &id, lifecycle::parse_signal(&signal)?, all)?
+        }
+        Command::Delete { force, id } => lifecycle::delete(states, &id, force)?,
+        Command::Run(args) => return lifecycle::run(states, &args.id, &create_options(&args)),
+        Command::List => list(states)?,
+        Command::Ps { id } => ps(states, &id)?,
+    }
+    Ok(0)
+}
+
 // ANCHOR: spec_command
-fn spec(bundle: &std::path::Path) -> anyhow::Result<()> {
+fn spec(bundle: &Path) -> anyhow::Result<()> {
     let path = bundle.join("config.json");
     // As runc: never overwrite a config.json.
     if path.exists() {
@@ -57,3 +158,59 @@ fn spec(bundle: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: spec_command
+
+fn list(states: &StateDir) -> anyhow::Result<()> {
+    println!(
+        "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
+        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+    );
+    for id in states.ids()? {
+        let saved = states.load(&id)?;
+        let state = saved.oci_state(states.status(&saved));
+        println!(
+            "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+            state.id,
+            state.pid,
+            state.status,
+            state.bundle.display(),
+            state.created,
+            state.owner
+        );
+    }
+    Ok(())
+}
+
+fn ps(states: &StateDir, id: &str) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    let pids = cgroups::manager_at(&saved.cgroup_path)?.pids()?;
+    if pids.is_empty() {
+        println!("PID");
+        return Ok(());
+    }
+    let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    let status = std::process::Command::new("ps")
+        .args(["-f", "-p", &list.join(",")])
+        .status()
+        .context("running ps")?;
+    if !status.success() {
+        bail!("ps exited with {status}");
+    }
+    Ok(())
+}
+
+/// One error line in the log file, as runc (logrus) writes it.
+fn log_error(log: &Path, format: &str, message: &str) {
+    let time = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    let line = if format == "json" {
+        serde_json::json!({"level": "error", "msg": message, "time": time}).to_string()
+    } else {
+        format!("time=\"{time}\" level=error msg={message:?}")
+    };
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}

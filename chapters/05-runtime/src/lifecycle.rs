@@ -1,0 +1,466 @@
+//! create, start, kill, delete, run: runc's lifecycle on chapters 03 and 04.
+//!
+//! ```text
+//!  minirunc create ID   clone into namespaces → cgroup → setup → waits at
+//!                       <root>/ID/exec.fifo; state.json, pid file; exits
+//!  minirunc start ID    opens the fifo: the container calls execve
+//!  minirunc kill ID     a signal to the container's PID 1 (or --all)
+//!  minirunc delete ID   cgroup and state directory removed
+//! ```
+//!
+//! `create` exits while the container lives on: its init is re-parented to
+//! whoever reaps orphans (PID 1, or a subreaper such as a shim). `run` does
+//! it all in one process, which stays the container's parent and waits.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use cgroups::CgroupManager;
+use cgroups::hierarchy::Hierarchy;
+use namespaces::container::{self, Container, ContainerSpec, ProcessSpec, SpawnOptions};
+use namespaces::mount::Mount;
+use namespaces::namespace::NamespaceKind;
+use namespaces::rootfs::{RootSwitch, RootfsPlan};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::builder;
+use crate::spec::{Spec, Unsupported};
+use crate::state::{Saved, StateDir, Status, start_time};
+
+/// `create`'s and `run`'s options.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    /// chroot instead of pivot_root (runc --no-pivot, for ramdisk roots).
+    pub no_pivot: bool,
+    /// Where the pty master goes when process.terminal is true.
+    pub console_socket: Option<PathBuf>,
+}
+
+/// Reads and checks `bundle/config.json`.
+pub fn load_spec(bundle: &Path) -> anyhow::Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = fs::read(&path).with_context(|| format!("open {}", path.display()))?;
+    let spec: Spec = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a valid config.json", path.display()))?;
+    spec.unsupported()?;
+    if spec.process.is_none() {
+        bail!("config.json has no process to run");
+    }
+    if !spec.oci_version.starts_with("1.") {
+        bail!(
+            "config.json is for runtime-spec {}: minirunc reads 1.x",
+            spec.oci_version
+        );
+    }
+    Ok(spec)
+}
+
+// ANCHOR: container_spec
+/// config.json as chapter 03's container spec.
+pub fn container_spec(
+    spec: &Spec,
+    bundle: &Path,
+    options: &CreateOptions,
+    cgroup_path: &str,
+) -> anyhow::Result<ContainerSpec> {
+    let process = spec.process.clone().context("no process")?;
+    let root = spec.root.clone().context("config.json has no root")?;
+    let rootfs = bundle.join(&root.path);
+    let rootfs = fs::canonicalize(&rootfs)
+        .with_context(|| format!("rootfs ({}) does not exist", rootfs.display()))?;
+    let linux = spec.linux.clone().unwrap_or_default();
+    let refuse =
+        |what: &str| -> anyhow::Result<ContainerSpec> { Err(Unsupported(what.to_string()).into()) };
+    if !linux.sysctl.is_empty() {
+        return refuse("linux.sysctl");
+    }
+    if !linux.devices.is_empty() {
+        return refuse("linux.devices (device nodes beyond the standard ones)");
+    }
+    if process.oom_score_adj.is_some_and(|adj| adj != 0) {
+        return refuse("process.oomScoreAdj");
+    }
+    match linux.rootfs_propagation.as_deref() {
+        None | Some("") | Some("private") | Some("rprivate") => {}
+        Some(other) => {
+            return refuse(&format!(
+                "linux.rootfsPropagation {other:?} (minirunc makes / rprivate)"
+            ));
+        }
+    }
+    let has = |kind| linux.namespaces.iter().any(|n| n.kind == kind);
+    let user_ns = linux
+        .namespaces
+        .iter()
+        .any(|n| n.kind == NamespaceKind::User && n.path.is_none());
+    let mut mounts = Vec::new();
+    for mount in &spec.mounts {
+        if mount.kind == "cgroup" {
+            mounts.extend(cgroup_mounts(
+                mount,
+                has(NamespaceKind::Cgroup),
+                cgroup_path,
+            )?);
+        } else {
+            mounts.push(mount.clone());
+        }
+    }
+    Ok(ContainerSpec {
+        namespaces: linux.namespaces.clone(),
+        uid_mappings: linux.uid_mappings.clone(),
+        gid_mappings: linux.gid_mappings.clone(),
+        hostname: spec.hostname.clone().filter(|h| !h.is_empty()),
+        rootfs: RootfsPlan {
+            rootfs,
+            mounts,
+            switch: if options.no_pivot {
+                RootSwitch::Chroot
+            } else {
+                RootSwitch::PivotRoot
+            },
+            bind_devices: user_ns,
+            masked_paths: linux.masked_paths.clone(),
+            readonly_paths: linux.readonly_paths.clone(),
+            readonly_rootfs: root.readonly,
+        },
+        process: ProcessSpec {
+            args: process.args,
+            env: process.env,
+            cwd: process.cwd,
+            user: process.user,
+            capabilities: process.capabilities.unwrap_or_default(),
+            no_new_privileges: process.no_new_privileges,
+            rlimits: process.rlimits,
+            terminal: process.terminal,
+        },
+    })
+}
+// ANCHOR_END: container_spec
+
+// ANCHOR: cgroup_mounts
+/// A `cgroup` mount made concrete for this machine. With a cgroup
+/// namespace, a fresh cgroup filesystem shows the container's own cgroup as
+/// its root; without one it would show the host's whole tree, so the
+/// container's cgroup directories are bound instead (what runc does).
+fn cgroup_mounts(mount: &Mount, cgroup_ns: bool, cgroup_path: &str) -> anyhow::Result<Vec<Mount>> {
+    let flags: Vec<String> = mount.options.clone();
+    let entry = |destination: String, kind: &str, source: String, extra: &[&str]| {
+        let mut options = flags.clone();
+        options.extend(extra.iter().map(|o| o.to_string()));
+        Mount {
+            destination,
+            kind: kind.into(),
+            source,
+            options,
+        }
+    };
+    let relative = cgroup_path.trim_start_matches('/');
+    Ok(match Hierarchy::detect()? {
+        Hierarchy::V2 { root } => vec![if cgroup_ns {
+            entry(mount.destination.clone(), "cgroup2", "cgroup2".into(), &[])
+        } else {
+            entry(
+                mount.destination.clone(),
+                "bind",
+                root.join(relative).display().to_string(),
+                &["rbind"],
+            )
+        }],
+        Hierarchy::V1 { controllers, .. } => {
+            // A tmpfs to hold one directory per hierarchy, made read-only
+            // at the end like the hierarchies in it.
+            let mut mounts = vec![Mount {
+                destination: mount.destination.clone(),
+                kind: "tmpfs".into(),
+                source: "tmpfs".into(),
+                options: ["nosuid", "nodev", "noexec", "mode=755"]
+                    .map(String::from)
+                    .to_vec(),
+            }];
+            let mut seen = Vec::new();
+            for (controller, point) in &controllers {
+                if seen.contains(point) {
+                    continue;
+                }
+                seen.push(point.clone());
+                // /sys/fs/cgroup/cpu,cpuacct mounted with "cpu,cpuacct".
+                let name = point
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| controller.clone());
+                let destination = format!("{}/{name}", mount.destination.trim_end_matches('/'));
+                mounts.push(if cgroup_ns {
+                    entry(destination, "cgroup", "cgroup".into(), &[name.as_str()])
+                } else {
+                    entry(
+                        destination,
+                        "bind",
+                        point.join(relative).display().to_string(),
+                        &["rbind"],
+                    )
+                });
+            }
+            if flags.iter().any(|f| f == "ro") {
+                mounts.push(Mount {
+                    destination: mount.destination.clone(),
+                    kind: "tmpfs".into(),
+                    source: "tmpfs".into(),
+                    options: ["remount", "ro", "nosuid", "nodev", "noexec"]
+                        .map(String::from)
+                        .to_vec(),
+                });
+            }
+            mounts
+        }
+    })
+}
+// ANCHOR_END: cgroup_mounts
+
+/// A container being made: undone on every failure path.
+struct Making {
+    states: StateDir,
+    id: String,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    container: Option<Container>,
+}
+
+impl Making {
+    fn undo(&mut self) {
+        if let Some(container) = &mut self.container {
+            container.kill();
+        }
+        if let Some(cgroup) = &mut self.cgroup {
+            let _ = cgroup.kill_all();
+            let _ = cgroup.destroy();
+        }
+        let _ = self.states.remove(&self.id);
+    }
+}
+
+/// Everything `create` and `run` share: the container waits at the barrier
+/// (with an exec fifo) or has exec'd (without), its cgroup made and joined.
+fn make(
+    states: &StateDir,
+    id: &str,
+    options: &CreateOptions,
+    with_fifo: bool,
+) -> anyhow::Result<(Making, Saved)> {
+    let spec = load_spec(&options.bundle)?;
+    let cgroup_path = spec
+        .linux
+        .as_ref()
+        .and_then(|l| l.cgroups_path.clone())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(format!("/{}/{id}", cgroups::parent()?));
+    let container_spec = container_spec(&spec, &options.bundle, options, &cgroup_path)?;
+    container_spec.validate()?;
+    let oci_resources = spec.linux.as_ref().and_then(|l| l.resources.clone());
+    let mut resources = builder::cgroup_resources(&oci_resources.unwrap_or_default())?;
+    // The standard nodes minirunc creates in /dev must be usable whatever
+    // the config's device rules say: runc appends the same allow rules.
+    if !resources.devices.is_empty() {
+        let standard = cgroups::resources::default_device_rules();
+        resources
+            .devices
+            .extend(standard.into_iter().filter(|r| r.allow));
+    }
+    let console = match (&options.console_socket, container_spec.process.terminal) {
+        (Some(path), true) => Some(
+            std::os::unix::net::UnixStream::connect(path)
+                .with_context(|| format!("connecting to the console socket {}", path.display()))?,
+        ),
+        (None, true) => {
+            bail!("cannot allocate tty if minirunc will detach without setting console socket")
+        }
+        (Some(_), false) => bail!("--console-socket is for a process with terminal: true"),
+        (None, false) => None,
+    };
+    states.claim(id)?;
+    let mut making = Making {
+        states: StateDir {
+            root: states.root.clone(),
+        },
+        id: id.to_string(),
+        cgroup: None,
+        container: None,
+    };
+    let result = (|| -> anyhow::Result<Saved> {
+        let fifo = states.fifo(id);
+        if with_fifo {
+            nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+                .with_context(|| format!("mkfifo {}", fifo.display()))?;
+        }
+        let spawn_options = SpawnOptions {
+            parent_death_signal: None,
+            exec_fifo: with_fifo.then(|| fifo.clone()),
+            console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        };
+        let container = making
+            .container
+            .insert(container::spawn(&container_spec, &spawn_options)?);
+        let pid = container.pid();
+        let mut cgroup = cgroups::manager_at(&cgroup_path)?;
+        cgroup.create(&resources)?;
+        let cgroup = making.cgroup.insert(cgroup);
+        cgroup.add_process(pid)?;
+        container.start()?;
+        let saved = Saved {
+            id: id.to_string(),
+            pid: pid.as_raw(),
+            start_time: start_time(pid.as_raw())
+                .context("the container's init died during setup")?,
+            bundle: fs::canonicalize(&options.bundle)?,
+            rootfs: container_spec.rootfs.rootfs.clone(),
+            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+            cgroup_path: cgroup_path.clone(),
+            owner: nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map_or("root".into(), |u| u.name),
+        };
+        states.save(&saved)?;
+        if let Some(pid_file) = &options.pid_file {
+            images::atomic::write_file(pid_file, pid.to_string().as_bytes())
+                .with_context(|| format!("writing the pid file {}", pid_file.display()))?;
+        }
+        Ok(saved)
+    })();
+    match result {
+        Ok(saved) => Ok((making, saved)),
+        Err(e) => {
+            making.undo();
+            Err(e)
+        }
+    }
+}
+
+/// `minirunc create`: set up, then leave the container waiting at its fifo.
+pub fn create(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Result<()> {
+    make(states, id, options, true).map(drop)
+}
+
+// ANCHOR: start
+/// `minirunc start`: open the exec fifo, which lets the waiting container's
+/// open(O_WRONLY) return; it writes a byte and calls execve.
+pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    match states.status(&saved) {
+        Status::Created => {}
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+    }
+    let fifo_path = states.fifo(id);
+    // O_NONBLOCK: opening for reading returns at once, writer or not; the
+    // container, blocked opening for writing, goes on now.
+    let mut fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo_path)
+        .with_context(|| format!("opening {}", fifo_path.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e).context("reading the exec fifo"),
+        }
+        if start_time(saved.pid) != Some(saved.start_time) {
+            bail!("the container's init died before it could start");
+        }
+        if Instant::now() > deadline {
+            bail!("the container did not take the start signal within 10 s");
+        }
+        let fd = fifo.as_fd();
+        let mut poll = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(50u16));
+    }
+    fs::remove_file(&fifo_path).with_context(|| format!("removing {}", fifo_path.display()))
+}
+// ANCHOR_END: start
+
+/// `SIGTERM`, `TERM`, `term` or `15`.
+pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
+    if let Ok(number) = text.parse::<i32>() {
+        return Signal::try_from(number).map_err(|_| anyhow::anyhow!("invalid signal: {text}"));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<Signal>()
+        .map_err(|_| anyhow::anyhow!("invalid signal: {text}"))
+}
+
+/// `minirunc kill`.
+pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    if states.status(&saved) == Status::Stopped {
+        bail!("container not running");
+    }
+    if all {
+        for pid in cgroups::manager_at(&saved.cgroup_path)?.pids()? {
+            let _ = nix::sys::signal::kill(pid, signal);
+        }
+        return Ok(());
+    }
+    nix::sys::signal::kill(Pid::from_raw(saved.pid), signal)
+        .with_context(|| format!("kill({}, {signal})", saved.pid))
+}
+
+/// `minirunc delete`: a stopped container's cgroup and state go; with
+/// `force`, a live one is killed first, and a missing one is no error.
+pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
+    let saved = match states.load(id) {
+        Ok(saved) => saved,
+        Err(_) if force && !states.dir(id).join("state.json").exists() => {
+            // Also tidies a directory a crashed create left behind.
+            return states.remove(id);
+        }
+        Err(e) => return Err(e),
+    };
+    let status = states.status(&saved);
+    if status != Status::Stopped {
+        if !force {
+            bail!("cannot delete container {id} that is not stopped: {status}");
+        }
+        let _ = nix::sys::signal::kill(Pid::from_raw(saved.pid), Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while start_time(saved.pid) == Some(saved.start_time) {
+            if Instant::now() > deadline {
+                bail!("container {id} did not die of SIGKILL within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let mut cgroup = cgroups::manager_at(&saved.cgroup_path)?;
+    cgroup.kill_all()?;
+    cgroup.destroy()?;
+    states.remove(id)
+}
+
+/// `minirunc run`: create and start in one process, which stays the
+/// container's parent: its exit status is ours.
+pub fn run(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Result<i32> {
+    let (mut making, _) = make(states, id, options, false)?;
+    let container = making.container.as_mut().context("no container")?;
+    namespaces::cli::forward_signals(container.pid())?;
+    let code = container.wait();
+    making.container = None;
+    if let Some(cgroup) = &mut making.cgroup {
+        let _ = cgroup.kill_all();
+    }
+    making.undo();
+    code
+}
