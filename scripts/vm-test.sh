@@ -162,6 +162,7 @@ fi
 # The host tools that build the initramfs.
 command -v cpio >/dev/null || apt_install cpio
 command -v readelf >/dev/null || apt_install binutils
+command -v depmod >/dev/null || apt_install kmod
 
 # A static busybox: the VM's /bin/sh, mount, insmod, ip, poweroff. Static, so
 # it needs nothing else from the host.

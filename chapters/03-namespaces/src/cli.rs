@@ -305,6 +305,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
                 .map(|p| p.to_string())
                 .collect(),
             readonly_rootfs: args.read_only,
+            root_propagation: None,
         },
         process: ProcessSpec {
             args: command,

@@ -6,17 +6,28 @@
 //!  spawn():  validate the spec
 //!            clone(CLONE_NEW*)  ─────────▶ born in its namespaces, waits
 //!            write uid_map/gid_map              for "go" on the socket
-//!  (caller)  place it in a cgroup, hooks …
+//!  (caller)  place it in a cgroup …
 //!  start():  "go" ──────────────────────▶ join namespaces given by path,
 //!                                          unshare the cgroup namespace,
-//!                                          mounts, pivot_root, hostname,
-//!                                          rlimits, user, capabilities,
+//!                                          mounts in the new root
+//!            ◀──────────────────────────── "mounted"
+//!  (caller)  after_mounts (OCI prestart
+//!            and createRuntime hooks)
+//!            "resume" ──────────────────▶ steps.before_root_switch
+//!                                          (createContainer hooks, sysctls)
+//!                                          pivot_root, hostname, rlimits,
+//!                                          user, capabilities,
 //!                                          find the program
 //!            ◀──────────────────────────── "ready" (or "error CODE TEXT")
 //!                                          barrier: blocks on the exec fifo
-//!  (anyone)  opens the exec fifo ────────▶ execve(program)
+//!  (anyone)  opens the exec fifo ────────▶ steps.before_exec
+//!                                          (startContainer hooks)
+//!                                          execve(program)
 //!  wait():   waitpid → exit code
 //! ```
+//!
+//! `after_mounts` and [`SetupSteps`] are where a runtime adds what the OCI
+//! spec asks at those points; chapter 03's own `run` adds nothing.
 //!
 //! Why stages: a cgroup must be joined before the cgroup namespace is
 //! unshared (or the container would see the host's cgroup as its root), and
@@ -107,6 +118,29 @@ pub struct SpawnOptions {
     /// sent over (runc's --console-socket).
     pub console_socket: Option<RawFd>,
 }
+
+// ANCHOR: setup_steps
+/// A runtime's own steps, run by the container process at fixed points of
+/// its setup (the parent's are the `after_mounts` of [`Container::start_with`]).
+/// Both do nothing unless a runtime says otherwise.
+pub trait SetupSteps {
+    /// In the container's namespaces, its mounts made, before the switch to
+    /// the new root, still as root: host paths still resolve here.
+    fn before_root_switch(&self, _plan: &RootfsPlan) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Released from the barrier, as the container's user, just before
+    /// execve: an error here ends the container with it.
+    fn before_exec(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// No steps of a runtime's own: chapter 03's `run`.
+pub struct NoSteps;
+
+impl SetupSteps for NoSteps {}
+// ANCHOR_END: setup_steps
 
 /// A setup failure, with the exit code Docker gives it (127: command not
 /// found, 126: not executable, 1 otherwise).
@@ -262,6 +296,15 @@ impl ContainerSpec {
 /// Creates the container process in its namespaces. It waits for
 /// [`Container::start`]; until then the caller may place it in a cgroup.
 pub fn spawn(spec: &ContainerSpec, options: &SpawnOptions) -> anyhow::Result<Container> {
+    spawn_with(spec, options, &NoSteps)
+}
+
+/// [`spawn`], with a runtime's own steps run by the container process.
+pub fn spawn_with(
+    spec: &ContainerSpec,
+    options: &SpawnOptions,
+    steps: &dyn SetupSteps,
+) -> anyhow::Result<Container> {
     spec.validate()?;
     if spec.process.terminal != options.console_socket.is_some() {
         bail!("a terminal needs a console socket to send it over, and only a terminal uses one");
@@ -302,6 +345,7 @@ pub fn spawn(spec: &ContainerSpec, options: &SpawnOptions) -> anyhow::Result<Con
         parent_end: parent_end.as_raw_fd(),
         joins: joins.iter().map(|(k, fd)| (*k, fd.as_raw_fd())).collect(),
         exec_fifo,
+        steps,
         ready: std::cell::Cell::new(false),
     };
     // A PID namespace cannot be entered by the process itself: setns on one
@@ -382,16 +426,33 @@ impl Container {
     /// Lets the container set itself up, and waits until it is at the
     /// barrier (with an exec fifo) or has called execve (without one).
     pub fn start(&mut self) -> anyhow::Result<()> {
+        self.start_with(|| Ok(()))
+    }
+
+    /// [`Container::start`], running `after_mounts` here while the container
+    /// waits with its mounts made, before it switches root. If it fails the
+    /// container is killed.
+    pub fn start_with(
+        &mut self,
+        after_mounts: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
         self.channel
             .get_mut()
             .write_all(b"go\n")
             .context("telling the container to start")?;
-        let mut line = String::new();
+        let mut line = self.read_line()?;
+        if line == "mounted" {
+            if let Err(e) = after_mounts() {
+                self.kill();
+                return Err(e);
+            }
+            self.channel
+                .get_mut()
+                .write_all(b"resume\n")
+                .context("telling the container to resume")?;
+            line = self.read_line()?;
+        }
         // EOF without a word: the socket closed on execve (close-on-exec).
-        self.channel
-            .read_line(&mut line)
-            .context("reading from the container")?;
-        let line = line.trim_end();
         if line.is_empty() || line == "ready" {
             return Ok(());
         }
@@ -411,6 +472,14 @@ impl Container {
         // It exits right after saying so.
         let _ = self.wait();
         Err(error.into())
+    }
+
+    fn read_line(&mut self) -> anyhow::Result<String> {
+        let mut line = String::new();
+        self.channel
+            .read_line(&mut line)
+            .context("reading from the container")?;
+        Ok(line.trim_end().to_string())
     }
 
     /// Waits for the container to exit: its exit code, or 128 + the signal
@@ -450,6 +519,7 @@ struct ChildSetup<'a> {
     parent_end: RawFd,
     joins: Vec<(NamespaceKind, RawFd)>,
     exec_fifo: Option<RawFd>,
+    steps: &'a dyn SetupSteps,
     /// Set once "ready" is sent: the parent no longer reads the socket.
     ready: std::cell::Cell<bool>,
 }
@@ -519,7 +589,7 @@ impl ChildSetup<'_> {
         if spec.has_new(NamespaceKind::Cgroup) {
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
         }
-        // 4. Mounts, and the switch to the new root.
+        // 4. Mounts, made in the new root while host paths still resolve.
         let mut sys = Linux;
         let mounts = spec.has(NamespaceKind::Mount);
         if mounts {
@@ -527,6 +597,21 @@ impl ChildSetup<'_> {
             // The working directory is created while we are still root.
             let cwd = sys.resolve(&spec.rootfs.rootfs, &spec.process.cwd)?;
             sys.mkdir_all(&cwd, 0o755)?;
+        }
+        // 5. The parent's turn (OCI prestart hooks), then ours.
+        channel
+            .get_mut()
+            .write_all(b"mounted\n")
+            .context("telling the parent the mounts are made")?;
+        let mut resume = String::new();
+        channel
+            .read_line(&mut resume)
+            .context("waiting for the parent")?;
+        if resume.trim_end() != "resume" {
+            bail!("the parent went away before the root switch");
+        }
+        self.steps.before_root_switch(&spec.rootfs)?;
+        if mounts {
             rootfs::switch_root(&mut sys, &spec.rootfs)?;
         }
         // The terminal comes from the container's devpts: after the switch,
@@ -544,7 +629,7 @@ impl ChildSetup<'_> {
         if let Some(hostname) = &spec.hostname {
             sys.sethostname(hostname)?;
         }
-        // 5. Limits, then who we are: rlimits can only be raised while we
+        // 6. Limits, then who we are: rlimits can only be raised while we
         //    still have CAP_SYS_RESOURCE.
         crate::process::set_rlimits(&spec.process.rlimits)?;
         crate::process::switch_user(&spec.process)?;
@@ -562,7 +647,7 @@ impl ChildSetup<'_> {
         if spec.process.no_new_privileges {
             nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
         }
-        // 6. The program is looked up now, as the user, in the container's
+        // 7. The program is looked up now, as the user, in the container's
         //    PATH: a typo is reported before the barrier, by `create`.
         let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
         channel
@@ -570,7 +655,7 @@ impl ChildSetup<'_> {
             .write_all(b"ready\n")
             .context("telling the parent we are ready")?;
         self.ready.set(true);
-        // 7. The barrier.
+        // 8. The barrier.
         if let Some(fd) = self.exec_fifo {
             let reopen = format!("/proc/self/fd/{fd}");
             let mut fifo = File::options()
@@ -579,7 +664,8 @@ impl ChildSetup<'_> {
                 .with_context(|| format!("opening the exec fifo through {reopen}"))?;
             fifo.write_all(b"0").context("writing to the exec fifo")?;
         }
-        // 8. execve: the socket closes with it (close-on-exec).
+        self.steps.before_exec()?;
+        // 9. execve: the socket closes with it (close-on-exec).
         Err(exec::exec(&program, &spec.process.args, &spec.process.env))
     }
     // ANCHOR_END: child_setup

@@ -59,6 +59,9 @@ pub struct RootfsPlan {
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub readonly_rootfs: bool,
+    /// The propagation `/` gets after the switch (config.json's
+    /// `rootfsPropagation`); `None` leaves it private.
+    pub root_propagation: Option<MsFlags>,
 }
 
 // ANCHOR: prepare
@@ -68,13 +71,18 @@ pub fn prepare(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<()> 
     // a *shared* mount stays in the host's peer group: a mount made here would
     // appear on the host too. MS_PRIVATE|MS_REC cuts every mount off its
     // peers before anything is mounted (see `ch03 propagation-demo`).
-    sys.mount(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        None,
-    )?;
+    // A container that asked for slave or shared propagation is made a
+    // slave instead: the host's new mounts still reach it, none of its own
+    // reach the host (runc does the same), and pivot_root accepts it.
+    let wants_propagation = plan
+        .root_propagation
+        .is_some_and(|flags| flags.intersects(MsFlags::MS_SLAVE | MsFlags::MS_SHARED));
+    let cut_off = if wants_propagation {
+        MsFlags::MS_SLAVE
+    } else {
+        MsFlags::MS_PRIVATE
+    };
+    sys.mount(None, Path::new("/"), None, cut_off | MsFlags::MS_REC, None)?;
     // pivot_root needs the new root to be a mount point, and a plain
     // directory is not one: binding it onto itself makes it one.
     let rootfs = plan.rootfs.as_path();
@@ -233,6 +241,9 @@ pub fn finish(sys: &mut dyn Syscalls, plan: &RootfsPlan) -> anyhow::Result<()> {
     if plan.readonly_rootfs {
         remount_readonly(sys, Path::new("/"))?;
     }
+    if let Some(propagation) = plan.root_propagation {
+        sys.mount(None, Path::new("/"), None, propagation, None)?;
+    }
     Ok(())
 }
 // ANCHOR_END: finish
@@ -328,6 +339,16 @@ mod tests {
         assert!(!calls.iter().any(|c| c.starts_with("umount")), "{calls:#?}");
         // Nothing of /proc/kcore, /sys/firmware, /proc/sys exists here.
         assert_eq!(calls.len(), chroot + 2, "{calls:#?}");
+    }
+
+    #[test]
+    fn a_shared_root_is_a_slave_until_the_switch() {
+        let mut sys = Recorder::default();
+        let mut plan = plan(RootSwitch::PivotRoot);
+        plan.root_propagation = Some(MsFlags::MS_SHARED | MsFlags::MS_REC);
+        let calls = run(&plan, &mut sys);
+        assert_eq!(calls[0], "mount none on / flags rec,slave");
+        assert_eq!(calls.last().unwrap(), "mount none on / flags rec,shared");
     }
 
     #[test]

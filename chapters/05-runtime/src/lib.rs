@@ -4,9 +4,15 @@
 //! a config.json that says everything about the container — and runs it.
 //! [`spec`] is config.json as types; [`builder`] makes one with Docker's
 //! defaults from a small request (what `minirunc spec` writes, and what the
-//! engine will send for each `docker run`).
+//! engine will send for each `docker run`). [`lifecycle`] is runc's
+//! create/start/kill/delete on chapters 03 and 04, with [`state`] kept
+//! between its invocations; [`hooks`], [`sysctl`] and [`devices`] are the
+//! parts of config.json chapter 03 knows nothing of.
 
 pub mod builder;
+pub mod devices;
+pub mod hooks;
 pub mod lifecycle;
 pub mod spec;
 pub mod state;
+pub mod sysctl;

@@ -12,6 +12,7 @@
 //! whoever reaps orphans (PID 1, or a subreaper such as a shim). `run` does
 //! it all in one process, which stays the container's parent and waits.
 
+use std::cell::Cell;
 use std::fs;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd};
@@ -22,16 +23,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use cgroups::CgroupManager;
 use cgroups::hierarchy::Hierarchy;
-use namespaces::container::{self, Container, ContainerSpec, ProcessSpec, SpawnOptions};
-use namespaces::mount::Mount;
+use namespaces::container::{
+    self, Container, ContainerSpec, ProcessSpec, SetupSteps, SpawnOptions,
+};
+use namespaces::mount::{Mount, MountOptions};
 use namespaces::namespace::NamespaceKind;
 use namespaces::rootfs::{RootSwitch, RootfsPlan};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::builder;
-use crate::spec::{Spec, Unsupported};
+use crate::spec::{Device, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
+use crate::{builder, devices, hooks, sysctl};
 
 /// `create`'s and `run`'s options.
 #[derive(Clone, Debug, Default)]
@@ -60,6 +63,26 @@ pub fn load_spec(bundle: &Path) -> anyhow::Result<Spec> {
             spec.oci_version
         );
     }
+    let hooks = spec.hooks.clone().unwrap_or_default();
+    for hook in hooks
+        .prestart
+        .iter()
+        .chain(&hooks.create_runtime)
+        .chain(&hooks.create_container)
+        .chain(&hooks.start_container)
+        .chain(&hooks.poststart)
+        .chain(&hooks.poststop)
+    {
+        if !hook.path.starts_with('/') {
+            bail!(
+                "hook path {:?} must be absolute (runtime-spec, config.md#posix-platform-hooks)",
+                hook.path
+            );
+        }
+        if hook.timeout == Some(0) {
+            bail!("hook {}: a timeout must be at least 1 second", hook.path);
+        }
+    }
     Ok(spec)
 }
 
@@ -77,25 +100,19 @@ pub fn container_spec(
     let rootfs = fs::canonicalize(&rootfs)
         .with_context(|| format!("rootfs ({}) does not exist", rootfs.display()))?;
     let linux = spec.linux.clone().unwrap_or_default();
-    let refuse =
-        |what: &str| -> anyhow::Result<ContainerSpec> { Err(Unsupported(what.to_string()).into()) };
-    if !linux.sysctl.is_empty() {
-        return refuse("linux.sysctl");
-    }
-    if !linux.devices.is_empty() {
-        return refuse("linux.devices (device nodes beyond the standard ones)");
-    }
-    if process.oom_score_adj.is_some_and(|adj| adj != 0) {
-        return refuse("process.oomScoreAdj");
-    }
-    match linux.rootfs_propagation.as_deref() {
-        None | Some("") | Some("private") | Some("rprivate") => {}
-        Some(other) => {
-            return refuse(&format!(
-                "linux.rootfsPropagation {other:?} (minirunc makes / rprivate)"
-            ));
+    let root_propagation = match linux.rootfs_propagation.as_deref() {
+        None | Some("") => None,
+        Some(name) => {
+            let flags = MountOptions::parse(&[name.to_string()])
+                .map_or(nix::mount::MsFlags::empty(), |o| o.propagation);
+            if flags.is_empty() {
+                bail!(
+                    "linux.rootfsPropagation {name:?}: use private, slave, shared or unbindable, r… for recursive"
+                );
+            }
+            Some(flags)
         }
-    }
+    };
     let has = |kind| linux.namespaces.iter().any(|n| n.kind == kind);
     let user_ns = linux
         .namespaces
@@ -130,6 +147,7 @@ pub fn container_spec(
             masked_paths: linux.masked_paths.clone(),
             readonly_paths: linux.readonly_paths.clone(),
             readonly_rootfs: root.readonly,
+            root_propagation,
         },
         process: ProcessSpec {
             args: process.args,
@@ -227,13 +245,17 @@ fn cgroup_mounts(mount: &Mount, cgroup_ns: bool, cgroup_path: &str) -> anyhow::R
 /// A container being made: undone on every failure path.
 struct Making {
     states: StateDir,
-    id: String,
+    saved: Saved,
     cgroup: Option<Box<dyn CgroupManager>>,
     container: Option<Container>,
 }
 
 impl Making {
+    /// Kills and removes what was made. Once there was a container, the
+    /// lifecycle goes on at "delete", poststop hooks included (the spec's
+    /// rule for a failed create, and runc's).
     fn undo(&mut self) {
+        let spawned = self.container.is_some();
         if let Some(container) = &mut self.container {
             container.kill();
         }
@@ -241,9 +263,57 @@ impl Making {
             let _ = cgroup.kill_all();
             let _ = cgroup.destroy();
         }
-        let _ = self.states.remove(&self.id);
+        if spawned {
+            let state = self.saved.oci_state(Status::Stopped);
+            hooks::run_and_warn("poststop", &self.saved.hooks.poststop, &state);
+        }
+        let _ = self.states.remove(&self.saved.id);
     }
 }
+
+// ANCHOR: runtime_steps
+/// What the container process does for minirunc at chapter 03's two points
+/// ([`SetupSteps`]): the spec's steps that must run in its namespaces.
+struct RuntimeSteps<'a> {
+    saved: &'a Saved,
+    devices: &'a [Device],
+    bind_devices: bool,
+    sysctls: Vec<(PathBuf, String)>,
+    /// Our PID as the runtime sees it, for the hooks' state.
+    pid: Cell<i32>,
+}
+
+impl RuntimeSteps<'_> {
+    /// The saved state, with our PID.
+    fn state(&self) -> Saved {
+        Saved {
+            pid: self.pid.get(),
+            ..self.saved.clone()
+        }
+    }
+}
+
+impl SetupSteps for RuntimeSteps<'_> {
+    fn before_root_switch(&self, plan: &RootfsPlan) -> anyhow::Result<()> {
+        // The runtime's /proc is still mounted at /proc: its "self" is our
+        // PID in the runtime's PID namespace, not the 1 getpid() returns.
+        let own = fs::read_link("/proc/self").context("reading /proc/self")?;
+        self.pid
+            .set(own.to_string_lossy().parse().context("/proc/self")?);
+        devices::create(&plan.rootfs, self.devices, self.bind_devices)?;
+        sysctl::apply(&self.sysctls)?;
+        let hooks = &self.saved.hooks.create_container;
+        let state = self.state();
+        hooks::run("createContainer", hooks, &state.oci_state(Status::Creating))
+    }
+
+    fn before_exec(&self) -> anyhow::Result<()> {
+        let hooks = &self.saved.hooks.start_container;
+        let state = self.state();
+        hooks::run("startContainer", hooks, &state.oci_state(Status::Created))
+    }
+}
+// ANCHOR_END: runtime_steps
 
 /// Everything `create` and `run` share: the container waits at the barrier
 /// (with an exec fifo) or has exec'd (without), its cgroup made and joined.
@@ -252,18 +322,37 @@ fn make(
     id: &str,
     options: &CreateOptions,
     with_fifo: bool,
-) -> anyhow::Result<(Making, Saved)> {
+) -> anyhow::Result<Making> {
     let spec = load_spec(&options.bundle)?;
-    let cgroup_path = spec
-        .linux
-        .as_ref()
-        .and_then(|l| l.cgroups_path.clone())
+    let linux = spec.linux.clone().unwrap_or_default();
+    let cgroup_path = linux
+        .cgroups_path
+        .clone()
         .filter(|p| !p.is_empty())
         .unwrap_or(format!("/{}/{id}", cgroups::parent()?));
     let container_spec = container_spec(&spec, &options.bundle, options, &cgroup_path)?;
     container_spec.validate()?;
-    let oci_resources = spec.linux.as_ref().and_then(|l| l.resources.clone());
-    let mut resources = builder::cgroup_resources(&oci_resources.unwrap_or_default())?;
+    // Checked now, before anything is made.
+    let own = |kind| linux.namespaces.iter().any(|n| n.kind == kind);
+    let sysctls = linux
+        .sysctl
+        .iter()
+        .map(|(name, value)| Ok((sysctl::path(name, own)?, value.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    devices::check(&linux.devices)?;
+    let fresh_dev = container_spec
+        .rootfs
+        .mounts
+        .iter()
+        .any(|m| m.destination == "/dev" && !m.is_bind());
+    if !linux.devices.is_empty() && !fresh_dev {
+        bail!("linux.devices needs a tmpfs mounted on /dev to create them in");
+    }
+    let oom_score_adj = spec.process.as_ref().and_then(|p| p.oom_score_adj);
+    if oom_score_adj.is_some_and(|adj| !(-1000..=1000).contains(&adj)) {
+        bail!("process.oomScoreAdj must be between -1000 and 1000");
+    }
+    let mut resources = builder::cgroup_resources(&linux.resources.clone().unwrap_or_default())?;
     // The standard nodes minirunc creates in /dev must be usable whatever
     // the config's device rules say: runc appends the same allow rules.
     if !resources.devices.is_empty() {
@@ -288,11 +377,25 @@ fn make(
         states: StateDir {
             root: states.root.clone(),
         },
-        id: id.to_string(),
+        saved: Saved {
+            id: id.to_string(),
+            pid: 0,
+            start_time: 0,
+            bundle: fs::canonicalize(&options.bundle)?,
+            rootfs: container_spec.rootfs.rootfs.clone(),
+            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+            cgroup_path: cgroup_path.clone(),
+            owner: nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map_or("root".into(), |u| u.name),
+            annotations: spec.annotations.clone(),
+            hooks: spec.hooks.clone().unwrap_or_default(),
+        },
         cgroup: None,
         container: None,
     };
-    let result = (|| -> anyhow::Result<Saved> {
+    let result = (|| -> anyhow::Result<()> {
         let fifo = states.fifo(id);
         if with_fifo {
             nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -303,38 +406,43 @@ fn make(
             exec_fifo: with_fifo.then(|| fifo.clone()),
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         };
-        let container = making
-            .container
-            .insert(container::spawn(&container_spec, &spawn_options)?);
+        let steps = RuntimeSteps {
+            saved: &making.saved,
+            devices: &linux.devices,
+            bind_devices: container_spec.rootfs.bind_devices,
+            sysctls,
+            pid: Cell::new(0),
+        };
+        let container = container::spawn_with(&container_spec, &spawn_options, &steps)?;
         let pid = container.pid();
+        let container = making.container.insert(container);
+        making.saved.pid = pid.as_raw();
+        if let Some(adj) = oom_score_adj {
+            // Inherited by every process the container starts.
+            let path = format!("/proc/{pid}/oom_score_adj");
+            fs::write(&path, adj.to_string()).with_context(|| format!("writing {path}"))?;
+        }
         let mut cgroup = cgroups::manager_at(&cgroup_path)?;
         cgroup.create(&resources)?;
         let cgroup = making.cgroup.insert(cgroup);
         cgroup.add_process(pid)?;
-        container.start()?;
-        let saved = Saved {
-            id: id.to_string(),
-            pid: pid.as_raw(),
-            start_time: start_time(pid.as_raw())
-                .context("the container's init died during setup")?,
-            bundle: fs::canonicalize(&options.bundle)?,
-            rootfs: container_spec.rootfs.rootfs.clone(),
-            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
-            cgroup_path: cgroup_path.clone(),
-            owner: nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map_or("root".into(), |u| u.name),
-        };
-        states.save(&saved)?;
+        let saved = &making.saved;
+        container.start_with(|| {
+            let state = saved.oci_state(Status::Creating);
+            hooks::run("prestart", &saved.hooks.prestart, &state)?;
+            hooks::run("createRuntime", &saved.hooks.create_runtime, &state)
+        })?;
+        making.saved.start_time =
+            start_time(pid.as_raw()).context("the container's init died during setup")?;
+        states.save(&making.saved)?;
         if let Some(pid_file) = &options.pid_file {
             images::atomic::write_file(pid_file, pid.to_string().as_bytes())
                 .with_context(|| format!("writing the pid file {}", pid_file.display()))?;
         }
-        Ok(saved)
+        Ok(())
     })();
     match result {
-        Ok(saved) => Ok((making, saved)),
+        Ok(()) => Ok(making),
         Err(e) => {
             making.undo();
             Err(e)
@@ -354,6 +462,7 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     match states.status(&saved) {
         Status::Created => {}
+        Status::Creating => bail!("cannot start a container that is still being created"),
         Status::Running => bail!("cannot start an already running container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
     }
@@ -384,7 +493,10 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
         let mut poll = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
         let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(50u16));
     }
-    fs::remove_file(&fifo_path).with_context(|| format!("removing {}", fifo_path.display()))
+    fs::remove_file(&fifo_path).with_context(|| format!("removing {}", fifo_path.display()))?;
+    let state = saved.oci_state(Status::Running);
+    hooks::run_and_warn("poststart", &saved.hooks.poststart, &state);
+    Ok(())
 }
 // ANCHOR_END: start
 
@@ -447,20 +559,22 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
     let mut cgroup = cgroups::manager_at(&saved.cgroup_path)?;
     cgroup.kill_all()?;
     cgroup.destroy()?;
+    let state = saved.oci_state(Status::Stopped);
+    hooks::run_and_warn("poststop", &saved.hooks.poststop, &state);
     states.remove(id)
 }
 
 /// `minirunc run`: create and start in one process, which stays the
 /// container's parent: its exit status is ours.
 pub fn run(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Result<i32> {
-    let (mut making, _) = make(states, id, options, false)?;
+    let mut making = make(states, id, options, false)?;
+    let state = making.saved.oci_state(Status::Running);
+    hooks::run_and_warn("poststart", &making.saved.hooks.poststart, &state);
     let container = making.container.as_mut().context("no container")?;
     namespaces::cli::forward_signals(container.pid())?;
     let code = container.wait();
-    making.container = None;
-    if let Some(cgroup) = &mut making.cgroup {
-        let _ = cgroup.kill_all();
-    }
+    // Reaped: undo kills what is left in the cgroup, removes it and the
+    // state, and runs the poststop hooks.
     making.undo();
     code
 }

@@ -6,18 +6,21 @@
 //! gone at reboot, like the containers). The exec fifo lives there too while
 //! the container waits to start.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::spec::OCI_VERSION;
+use crate::spec::{Hooks, OCI_VERSION};
 
 /// The container's lifecycle, as `minirunc state` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Being set up (what the hooks before the start are told).
+    Creating,
     /// Set up and waiting at the exec fifo.
     Created,
     Running,
@@ -28,6 +31,7 @@ impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // pad, not write_str: `{:<10}` in a table must work.
         f.pad(match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Stopped => "stopped",
@@ -49,6 +53,12 @@ pub struct Saved {
     pub created: String,
     pub cgroup_path: String,
     pub owner: String,
+    /// config.json's annotations, for the state.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// The hooks `start` and `delete` still run: the bundle may be gone by then.
+    #[serde(default)]
+    pub hooks: Hooks,
 }
 
 /// runtime-spec's state, plus what runc adds (rootfs, created, owner).
@@ -63,6 +73,8 @@ pub struct OciState<'a> {
     pub rootfs: &'a Path,
     pub created: &'a str,
     pub owner: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
 }
 
 /// runc's rule for IDs: letters, digits, `_`, `+`, `-`, `.`; not `.` or `..`.
@@ -185,6 +197,7 @@ impl Saved {
             rootfs: &self.rootfs,
             created: &self.created,
             owner: &self.owner,
+            annotations: &self.annotations,
         }
     }
 }
@@ -223,8 +236,13 @@ mod tests {
             created: "2026-01-01T00:00:00Z".into(),
             cgroup_path: "/minidocker/c1".into(),
             owner: "root".into(),
+            annotations: [("org.example.owner".to_string(), "ch05".to_string())].into(),
+            hooks: Default::default(),
         };
         states.save(&saved).unwrap();
+        let state = serde_json::to_value(saved.oci_state(Status::Creating)).unwrap();
+        assert_eq!(state["status"], "creating");
+        assert_eq!(state["annotations"]["org.example.owner"], "ch05");
         let loaded = states.load("c1").unwrap();
         // This process is alive and has no fifo: "running".
         assert_eq!(states.status(&loaded), Status::Running);

@@ -261,13 +261,31 @@ fn privileged_bad_bundles_and_ids_are_refused_and_leave_nothing() {
     f.assert_nothing_left(&id);
     fs::rename(bundle.join("elsewhere"), bundle.join("rootfs")).unwrap();
 
-    f.edit(|config| config["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"}));
+    // What minirunc cannot honour is an error, never dropped.
+    f.edit(|config| config["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"}));
     let err = f.err(&["create", "--bundle", b, &id]);
     assert_eq!(
         err,
-        "minirunc: config.json asks for linux.sysctl, which minirunc does not support"
+        "minirunc: sysctl \"vm.swappiness\" is not in a separate kernel namespace: it would change the host"
     );
     f.assert_nothing_left(&id);
+    f.edit(|config| {
+        config["linux"]["sysctl"] = serde_json::json!({});
+        config["linux"]["rootfsPropagation"] = "sideways".into();
+    });
+    let err = f.err(&["create", "--bundle", b, &id]);
+    assert!(
+        err.contains("linux.rootfsPropagation \"sideways\""),
+        "{err}"
+    );
+    f.edit(|config| {
+        config["linux"]["rootfsPropagation"] = "rprivate".into();
+        config["hooks"] = serde_json::json!({"prestart": [{"path": "hook.sh"}]});
+    });
+    let err = f.err(&["create", "--bundle", b, &id]);
+    assert!(err.contains("must be absolute"), "{err}");
+    f.assert_nothing_left(&id);
+    f.edit(|config| config["hooks"] = serde_json::json!({}));
 
     fs::write(bundle.join("config.json"), "{ not json").unwrap();
     let err = f.err(&["create", "--bundle", b, &id]);
@@ -295,4 +313,185 @@ fn privileged_bad_bundles_and_ids_are_refused_and_leave_nothing() {
     );
     let err = f.err(&["--systemd-cgroup", "list"]);
     assert!(err.contains("not supported"), "{err}");
+}
+
+/// A hook that appends "NAME ENV STATE" to LOG: `sh -c SCRIPT NAME`, so
+/// that NAME is its $0 (args[0] is argv[0], as with execv).
+fn logging_hook(name: &str, log: &str) -> serde_json::Value {
+    serde_json::json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c", format!("echo \"$0 $GREETING $(cat)\" >> {log}"), name],
+        "env": ["GREETING=hello"],
+    })
+}
+
+/// The hook lines in `log`: (name, greeting, state).
+fn hook_lines(log: &Path) -> Vec<(String, String, serde_json::Value)> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let mut parts = line.splitn(3, ' ');
+            let name = parts.next().unwrap().to_string();
+            let greeting = parts.next().unwrap().to_string();
+            (
+                name,
+                greeting,
+                serde_json::from_str(parts.next().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn privileged_hooks_run_in_order_with_the_state_on_stdin() {
+    let f = Fixture::new(&["true"]);
+    // The startContainer hook runs inside the container, where the log is
+    // /hooks.log: the rootfs must be writable.
+    let log = f.bundle().join("rootfs/hooks.log");
+    let host_log = log.to_str().unwrap().to_string();
+    f.edit(|config| {
+        config["root"]["readonly"] = false.into();
+        config["annotations"] = serde_json::json!({"org.example.lab": "hooks"});
+        config["hooks"] = serde_json::json!({
+            "prestart": [logging_hook("prestart", &host_log)],
+            "createRuntime": [logging_hook("createRuntime", &host_log)],
+            "createContainer": [logging_hook("createContainer", &host_log)],
+            "startContainer": [logging_hook("startContainer", "/hooks.log")],
+            "poststart": [logging_hook("poststart", &host_log)],
+            "poststop": [logging_hook("poststop", &host_log)],
+        });
+    });
+    let id = format!("hooks-{}", std::process::id());
+    let pid_file = f.dir.path().join("pid");
+    f.ok(&[
+        "create",
+        "--bundle",
+        f.bundle().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    let pid: i64 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let lines = hook_lines(&log);
+    let names: Vec<&str> = lines.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["prestart", "createRuntime", "createContainer"]);
+    for (name, greeting, state) in &lines {
+        assert_eq!(greeting, "hello", "{name}: the hook's env");
+        assert_eq!(state["id"], id.as_str(), "{name}");
+        assert_eq!(state["status"], "creating", "{name}");
+        // The container's PID as the runtime sees it, even for the hook
+        // that runs in the container's namespaces.
+        assert_eq!(state["pid"], pid, "{name}");
+        assert_eq!(state["bundle"], f.bundle().to_str().unwrap(), "{name}");
+        assert_eq!(state["annotations"]["org.example.lab"], "hooks", "{name}");
+    }
+    f.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while f.status(&id) != "stopped" {
+        assert!(std::time::Instant::now() < deadline, "`true` did not end");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.ok(&["delete", &id]);
+    f.assert_nothing_left(&id);
+    let lines = hook_lines(&log);
+    let names: Vec<&str> = lines.iter().map(|(n, _, _)| n.as_str()).collect();
+    // startContainer (in the container) and poststart (in `start`) run at
+    // the same time: either order is right.
+    let mut middle = names[3..5].to_vec();
+    middle.sort();
+    assert_eq!(middle, ["poststart", "startContainer"], "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}");
+    let status = |name: &str| {
+        let (_, _, state) = lines.iter().find(|(n, _, _)| n == name).unwrap();
+        state["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status("startContainer"), "created");
+    assert_eq!(status("poststart"), "running");
+    assert_eq!(status("poststop"), "stopped");
+}
+
+#[test]
+fn privileged_a_failing_or_slow_hook_fails_create_and_leaves_nothing() {
+    let f = Fixture::new(&["true"]);
+    let b = f.bundle();
+    let b = b.to_str().unwrap();
+    let log = f.dir.path().join("poststop.log");
+    let poststop = logging_hook("poststop", log.to_str().unwrap());
+    let id = format!("hookfail-{}", std::process::id());
+    for (stage, hook, expected) in [
+        (
+            "prestart",
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo no network for you >&2; exit 3"]}),
+            "prestart hook #0 (/bin/sh): exit status: 3: no network for you",
+        ),
+        (
+            "createContainer",
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}),
+            "createContainer hook #0 (/bin/sh): exit status: 4",
+        ),
+        (
+            "createRuntime",
+            serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}),
+            "createRuntime hook #0 (/bin/sleep): timed out after 1 s, and was killed",
+        ),
+    ] {
+        f.edit(|config| {
+            config["hooks"] = serde_json::json!({stage: [hook], "poststop": [poststop.clone()]});
+        });
+        let err = f.err(&["create", "--bundle", b, &id]);
+        assert!(err.ends_with(expected), "{stage}: {err}");
+        f.assert_nothing_left(&id);
+        // The spec: a failed create goes on to "delete", poststop included.
+        let lines = hook_lines(&log);
+        assert_eq!(
+            lines.last().map(|(n, _, _)| n.as_str()),
+            Some("poststop"),
+            "{stage}"
+        );
+        fs::remove_file(&log).unwrap();
+    }
+}
+
+#[test]
+fn privileged_sysctls_oom_score_devices_and_root_propagation() {
+    let script = "cat /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj; \
+        stat -c '%F %t:%T %a %u:%g' /dev/mynull; \
+        echo x > /dev/mynull && echo written; \
+        awk '$5 == \"/\"' /proc/self/mountinfo | grep -o 'shared:'";
+    let f = Fixture::new(&["sh", "-c", script]);
+    let host_shmmax = fs::read_to_string("/proc/sys/kernel/shmmax").unwrap();
+    let host_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    f.edit(|config| {
+        config["linux"]["sysctl"] =
+            serde_json::json!({"kernel.shmmax": "123456789", "net/ipv4/ip_forward": "1"});
+        config["process"]["oomScoreAdj"] = 123.into();
+        config["linux"]["devices"] = serde_json::json!([{
+            "path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+            "fileMode": 0o660, "uid": 1000, "gid": 0
+        }]);
+        config["linux"]["rootfsPropagation"] = "rshared".into();
+    });
+    let id = format!("extras-{}", std::process::id());
+    let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "123456789\n1\n123\ncharacter special file 1:3 660 1000:0\nwritten\nshared:\n"
+    );
+    f.assert_nothing_left(&id);
+    // The container's own values, not the host's.
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/shmmax").unwrap(),
+        host_shmmax
+    );
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward
+    );
 }
