@@ -495,3 +495,60 @@ fn privileged_sysctls_oom_score_devices_and_root_propagation() {
         host_forward
     );
 }
+
+#[test]
+fn privileged_a_namespace_joined_by_path_and_additional_gids() {
+    let f = Fixture::new(&["sleep", "30"]);
+    let first = format!("owner-{}", std::process::id());
+    let pid_file = f.dir.path().join("pid");
+    f.ok(&[
+        "create",
+        "--bundle",
+        f.bundle().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &first,
+    ]);
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    // A created container's namespaces exist already: what `docker run
+    // --network container:NAME` joins.
+    let net = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    f.edit(|config| {
+        config["process"]["args"] = serde_json::json!([
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; grep -E '^(Uid|Gid|Groups)' /proc/self/status"
+        ]);
+        config["process"]["user"] =
+            serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+        for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "network" {
+                ns["path"] = format!("/proc/{pid}/ns/net").into();
+            }
+        }
+    });
+    let second = format!("joiner-{}", std::process::id());
+    let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), &second]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            net.to_str().unwrap(),
+            "Uid: 1000 1000 1000 1000",
+            "Gid: 1000 1000 1000 1000",
+            "Groups: 10 20",
+        ]
+    );
+    f.ok(&["delete", "--force", &first]);
+    f.assert_nothing_left(&first);
+    f.assert_nothing_left(&second);
+}
