@@ -175,14 +175,15 @@ impl ParentSteps for CgroupSteps {
     fn before_start(&mut self, id: &str, pid: Pid) -> anyhow::Result<()> {
         let mut cgroup = manager(id)?;
         cgroup.create(&self.resources)?;
+        // Kept before it is joined: on v1 joining is one write per
+        // hierarchy, and if one fails the container is already in others,
+        // where rmdir says EBUSY. after_exit removes it once the container
+        // is killed.
+        let cgroup = self.cgroup.insert(cgroup);
         // Joined before the container unshares its cgroup namespace and
         // before it execs: the command and all its children are inside.
-        if let Err(e) = cgroup.add_process(pid) {
-            let _ = cgroup.destroy();
-            return Err(e);
-        }
+        cgroup.add_process(pid)?;
         eprintln!("cgroup: {}", cgroup.path());
-        self.cgroup = Some(cgroup);
         Ok(())
     }
 
@@ -190,18 +191,20 @@ impl ParentSteps for CgroupSteps {
         let Some(mut cgroup) = self.cgroup.take() else {
             return;
         };
-        let stats = cgroup.stats();
+        // No exit code: the start failed, and there is nothing to report.
+        let stats = exit_code.map(|_| cgroup.stats());
         // PID 1 is gone, so the kernel killed the rest of its PID namespace;
         // kill_all makes sure, and waits until the cgroup is empty.
         let removed = cgroup.kill_all().and_then(|()| cgroup.destroy());
         match stats {
-            Ok(stats) => {
+            None => {}
+            Some(Ok(stats)) => {
                 eprintln!("{stats}");
                 if stats.oom_kills > 0 && exit_code == Some(137) {
                     eprintln!("the container was OOM-killed: it reached its memory limit");
                 }
             }
-            Err(e) => eprintln!("ch04: reading the stats: {e:#}"),
+            Some(Err(e)) => eprintln!("ch04: reading the stats: {e:#}"),
         }
         if let Err(e) = removed {
             eprintln!(

@@ -263,8 +263,9 @@ impl Resources {
 }
 
 // ANCHOR: shares_to_weight
-/// v1 shares (2..262144, default 1024) → v2 weight (1..10000, default 100),
-/// the conversion runc and the kernel documentation use.
+/// v1 shares (2..262144, default 1024) → v2 weight (1..10000, default 100)
+/// along a straight line, as runc did until 2025. The line maps the default
+/// 1024 to 39, not 100: the book shows the curve runc and crun use now.
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
 }

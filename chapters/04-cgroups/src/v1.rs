@@ -246,10 +246,16 @@ impl CgroupManager for V1Manager {
 
     fn destroy(&mut self) -> anyhow::Result<()> {
         self.made.clear();
+        // Every tree is tried, whatever one says: a failure leaves only
+        // what failed. The first error is the one reported.
+        let mut result = Ok(());
         for (_, dir) in self.trees() {
-            remove_dir(&dir)?;
+            let removed = remove_dir(&dir);
+            if result.is_ok() {
+                result = removed;
+            }
         }
-        Ok(())
+        result
     }
 }
 
