@@ -172,10 +172,6 @@ impl ContainerSpec {
             .any(|n| n.kind == kind && n.path.is_none())
     }
 
-    fn has(&self, kind: NamespaceKind) -> bool {
-        self.namespaces.iter().any(|n| n.kind == kind)
-    }
-
     // ANCHOR: validate
     /// Everything that can be checked before anything is created.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -590,8 +586,10 @@ impl ChildSetup<'_> {
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
         }
         // 4. Mounts, made in the new root while host paths still resolve.
+        //    A mount namespace joined by path has its mounts already (an
+        //    exec into a running container): setns(2) put us at its root.
         let mut sys = Linux;
-        let mounts = spec.has(NamespaceKind::Mount);
+        let mounts = spec.has_new(NamespaceKind::Mount);
         if mounts {
             rootfs::prepare(&mut sys, &spec.rootfs)?;
             // The working directory is created while we are still root.

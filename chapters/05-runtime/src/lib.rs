@@ -11,6 +11,7 @@
 
 pub mod builder;
 pub mod devices;
+pub mod exec;
 pub mod hooks;
 pub mod lifecycle;
 pub mod spec;

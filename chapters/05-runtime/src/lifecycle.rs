@@ -32,7 +32,7 @@ use namespaces::rootfs::{RootSwitch, RootfsPlan};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::spec::{Device, Spec};
+use crate::spec::{Device, Process, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
 use crate::{builder, devices, hooks, sysctl};
 
@@ -149,17 +149,22 @@ pub fn container_spec(
             readonly_rootfs: root.readonly,
             root_propagation,
         },
-        process: ProcessSpec {
-            args: process.args,
-            env: process.env,
-            cwd: process.cwd,
-            user: process.user,
-            capabilities: process.capabilities.unwrap_or_default(),
-            no_new_privileges: process.no_new_privileges,
-            rlimits: process.rlimits,
-            terminal: process.terminal,
-        },
+        process: process_spec(process),
     })
+}
+
+/// config.json's process as chapter 03's.
+pub fn process_spec(process: Process) -> ProcessSpec {
+    ProcessSpec {
+        args: process.args,
+        env: process.env,
+        cwd: process.cwd,
+        user: process.user,
+        capabilities: process.capabilities.unwrap_or_default(),
+        no_new_privileges: process.no_new_privileges,
+        rlimits: process.rlimits,
+        terminal: process.terminal,
+    }
 }
 // ANCHOR_END: container_spec
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use runtime::builder::{self, SpecRequest};
+use runtime::exec::{self, ExecOptions};
 use runtime::lifecycle::{self, CreateOptions};
 use runtime::state::StateDir;
 
@@ -52,6 +53,38 @@ struct CreateArgs {
     id: String,
 }
 
+#[derive(clap::Args, Debug)]
+struct ExecArgs {
+    /// A process.json (config.json's `process` object) instead of a command.
+    #[arg(short, long)]
+    process: Option<PathBuf>,
+    /// A terminal as stdin, stdout and stderr.
+    #[arg(short, long)]
+    tty: bool,
+    /// A Unix socket to send the terminal's master to.
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Do not wait for the process.
+    #[arg(short, long)]
+    detach: bool,
+    /// Write the process's PID here.
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    /// KEY=VALUE to add to the environment (repeatable).
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// The working directory, in the container.
+    #[arg(long)]
+    cwd: Option<String>,
+    /// UID[:GID], numeric.
+    #[arg(short, long)]
+    user: Option<String>,
+    id: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Write a config.json with Docker's defaults into the bundle (runs `sh` in ./rootfs).
@@ -82,6 +115,8 @@ enum Command {
     },
     /// Create, start and wait: the exit status is the container's.
     Run(CreateArgs),
+    /// Run one more process in a running container.
+    Exec(ExecArgs),
     /// The containers under --root.
     List,
     /// The processes in a container.
@@ -108,7 +143,12 @@ fn main() {
             if let Some(log) = &cli.log {
                 log_error(log, &cli.log_format, &message);
             }
-            std::process::exit(1);
+            // A command that is not there (127) or not executable (126)
+            // exits as a shell would, for `run` and `exec`.
+            let code = e
+                .downcast_ref::<namespaces::container::ContainerError>()
+                .map_or(1, |e| e.exit_code);
+            std::process::exit(code);
         }
     }
 }
@@ -137,6 +177,20 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
         }
         Command::Delete { force, id } => lifecycle::delete(states, &id, force)?,
         Command::Run(args) => return lifecycle::run(states, &args.id, &create_options(&args)),
+        Command::Exec(args) => {
+            let options = ExecOptions {
+                process_file: args.process,
+                args: args.command,
+                tty: args.tty,
+                console_socket: args.console_socket,
+                detach: args.detach,
+                pid_file: args.pid_file,
+                env: args.env,
+                cwd: args.cwd,
+                user: args.user,
+            };
+            return exec::exec(states, &args.id, &options);
+        }
         Command::List => list(states)?,
         Command::Ps { id } => ps(states, &id)?,
     }

@@ -552,3 +552,75 @@ fn privileged_a_namespace_joined_by_path_and_additional_gids() {
     f.assert_nothing_left(&first);
     f.assert_nothing_left(&second);
 }
+
+#[test]
+fn privileged_exec_joins_the_running_container() {
+    let f = Fixture::new(&["sleep", "30"]);
+    f.edit(|config| config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=from-config"]));
+    let id = format!("exec-{}", std::process::id());
+    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert_eq!(
+        f.err(&["exec", &id]),
+        "minirunc: exec needs a command: minirunc exec ID COMMAND [ARG...], or --process FILE"
+    );
+    f.ok(&["start", &id]);
+    // Same hostname and PID namespace (PID 1 is the container's sleep), the
+    // container's environment, and the exit status passed through.
+    let out = f.minirunc(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $FOO; id -u; exit 3",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "runc\nsleep 30 \nfrom-config\n0\n"
+    );
+    let out = f.ok(&[
+        "exec",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        &id,
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g",
+    ]);
+    assert_eq!(out, "bar\n/tmp\n1000\n1000\n");
+    // Detached: it lives on in the container's cgroup, where `ps` finds it.
+    let pid_file = f.dir.path().join("exec.pid");
+    f.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "29",
+    ]);
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let ps = f.ok(&["ps", &id]);
+    assert!(ps.contains("sleep 29") && ps.contains(pid.trim()), "{ps}");
+    let out = f.minirunc(&["exec", &id, "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127));
+    f.ok(&["delete", "--force", &id]);
+    f.assert_nothing_left(&id);
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the exec'd process outlived its container"
+    );
+    assert_eq!(
+        f.err(&["exec", &id, "true"]),
+        "minirunc: container does not exist"
+    );
+}
