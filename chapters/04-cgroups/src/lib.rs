@@ -54,6 +54,8 @@ pub trait CgroupManager {
     /// Stops every task in the cgroup (they stay in memory, unscheduled).
     fn freeze(&self) -> anyhow::Result<()>;
     fn thaw(&self) -> anyhow::Result<()>;
+    /// Whether the cgroup is frozen (`docker pause`d).
+    fn frozen(&self) -> anyhow::Result<bool>;
     /// SIGKILL to every task, until none is left.
     fn kill_all(&self) -> anyhow::Result<()>;
     /// The processes in the cgroup.

@@ -218,6 +218,14 @@ impl CgroupManager for V1Manager {
         set_freezer(&self.need("freezer")?, "THAWED")
     }
 
+    fn frozen(&self) -> anyhow::Result<bool> {
+        let path = self.need("freezer")?.join("freezer.state");
+        let state =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        // FREEZING counts: the kernel is on its way there.
+        Ok(state.trim() != "THAWED")
+    }
+
     // ANCHOR: v1_kill_all
     fn kill_all(&self) -> anyhow::Result<()> {
         // Frozen, nobody can fork a new task between the listing and the

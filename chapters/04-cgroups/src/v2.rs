@@ -206,6 +206,13 @@ impl CgroupManager for V2Manager {
         set_frozen(&self.dir, false)
     }
 
+    fn frozen(&self) -> anyhow::Result<bool> {
+        let path = self.dir.join("cgroup.freeze");
+        let state =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(state.trim() == "1")
+    }
+
     // ANCHOR: v2_kill_all
     fn kill_all(&self) -> anyhow::Result<()> {
         let kill = self.dir.join("cgroup.kill");

@@ -50,11 +50,14 @@ fn privileged_freeze_thaw_kill_all_and_destroy() {
     };
     let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
     // freeze() returns once the kernel reports every task frozen.
+    assert!(!cgroup.frozen().unwrap());
     cgroup.freeze().unwrap();
+    assert!(cgroup.frozen().unwrap());
     let frozen_at = cpu_ticks();
     pause();
     assert_eq!(cpu_ticks(), frozen_at, "a frozen task ran");
     cgroup.thaw().unwrap();
+    assert!(!cgroup.frozen().unwrap());
     pause();
     assert!(cpu_ticks() > frozen_at, "a thawed busy loop did not run");
     busy.kill().unwrap();

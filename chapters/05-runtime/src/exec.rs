@@ -87,8 +87,11 @@ fn process(container: Process, options: &ExecOptions) -> anyhow::Result<Process>
 /// once with `detach`.
 pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Result<i32> {
     let saved = states.load(id)?;
-    if states.status(&saved) == Status::Stopped {
-        bail!("cannot exec in a stopped container");
+    match states.status(&saved) {
+        Status::Stopped => bail!("cannot exec in a stopped container"),
+        // Its cgroup is frozen, and the new process would join it.
+        Status::Paused => bail!("cannot exec in a paused container: minirunc resume it first"),
+        _ => {}
     }
     let spec = load_spec(&saved.bundle)?;
     let process = process(spec.process.clone().unwrap_or_default(), options)?;

@@ -468,7 +468,9 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
     match states.status(&saved) {
         Status::Created => {}
         Status::Creating => bail!("cannot start a container that is still being created"),
-        Status::Running => bail!("cannot start an already running container"),
+        Status::Running | Status::Paused => {
+            bail!("cannot start an already running container")
+        }
         Status::Stopped => bail!("cannot start a container that has stopped"),
     }
     let fifo_path = states.fifo(id);
@@ -536,6 +538,27 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::R
         .with_context(|| format!("kill({}, {signal})", saved.pid))
 }
 
+// ANCHOR: pause
+/// `minirunc pause`: every process of the container frozen by its cgroup
+/// (chapter 04), where no signal but SIGKILL reaches it.
+pub fn pause(states: &StateDir, id: &str) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    if states.status(&saved) != Status::Running {
+        bail!("container not running");
+    }
+    cgroups::manager_at(&saved.cgroup_path)?.freeze()
+}
+
+/// `minirunc resume`: thawed, the processes go on where they stopped.
+pub fn resume(states: &StateDir, id: &str) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    if states.status(&saved) != Status::Paused {
+        bail!("container not paused");
+    }
+    cgroups::manager_at(&saved.cgroup_path)?.thaw()
+}
+// ANCHOR_END: pause
+
 /// `minirunc delete`: a stopped container's cgroup and state go; with
 /// `force`, a live one is killed first, and a missing one is no error.
 pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
@@ -548,11 +571,17 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     let status = states.status(&saved);
+    let mut cgroup = cgroups::manager_at(&saved.cgroup_path)?;
     if status != Status::Stopped {
         if !force {
             bail!("cannot delete container {id} that is not stopped: {status}");
         }
         let _ = nix::sys::signal::kill(Pid::from_raw(saved.pid), Signal::SIGKILL);
+        // A frozen (paused) task dies of SIGKILL only once thawed on v1:
+        // kill_all thaws the cgroup for the signals to land.
+        if status == Status::Paused {
+            cgroup.kill_all()?;
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while start_time(saved.pid) == Some(saved.start_time) {
             if Instant::now() > deadline {
@@ -561,7 +590,6 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    let mut cgroup = cgroups::manager_at(&saved.cgroup_path)?;
     cgroup.kill_all()?;
     cgroup.destroy()?;
     let state = saved.oci_state(Status::Stopped);

@@ -115,6 +115,10 @@ enum Command {
     },
     /// Create, start and wait: the exit status is the container's.
     Run(CreateArgs),
+    /// Freeze every process of a running container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
     /// Run one more process in a running container.
     Exec(ExecArgs),
     /// The containers under --root.
@@ -177,6 +181,8 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
         }
         Command::Delete { force, id } => lifecycle::delete(states, &id, force)?,
         Command::Run(args) => return lifecycle::run(states, &args.id, &create_options(&args)),
+        Command::Pause { id } => lifecycle::pause(states, &id)?,
+        Command::Resume { id } => lifecycle::resume(states, &id)?,
         Command::Exec(args) => {
             let options = ExecOptions {
                 process_file: args.process,

@@ -24,6 +24,8 @@ pub enum Status {
     /// Set up and waiting at the exec fifo.
     Created,
     Running,
+    /// Frozen by `minirunc pause` (the cgroup freezer).
+    Paused,
     Stopped,
 }
 
@@ -34,6 +36,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -153,6 +156,11 @@ impl StateDir {
             Status::Stopped
         } else if self.fifo(&saved.id).exists() {
             Status::Created
+        } else if cgroups::manager_at(&saved.cgroup_path)
+            .and_then(|cgroup| cgroup.frozen())
+            .unwrap_or(false)
+        {
+            Status::Paused
         } else {
             Status::Running
         }

@@ -624,3 +624,47 @@ fn privileged_exec_joins_the_running_container() {
         "minirunc: container does not exist"
     );
 }
+
+#[test]
+fn privileged_pause_freezes_and_resume_thaws() {
+    // A counter the container bumps every 20 ms, in a file we can read.
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.02; done",
+    ]);
+    f.edit(|config| config["root"]["readonly"] = false.into());
+    let count_file = f.bundle().join("rootfs/count");
+    let count = || -> u64 {
+        fs::read_to_string(&count_file)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
+    let id = format!("pause-{}", std::process::id());
+    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert_eq!(f.err(&["pause", &id]), "minirunc: container not running");
+    f.ok(&["start", &id]);
+    pause();
+    f.ok(&["pause", &id]);
+    assert_eq!(f.status(&id), "paused");
+    assert_eq!(f.err(&["pause", &id]), "minirunc: container not running");
+    assert_eq!(
+        f.err(&["exec", &id, "true"]),
+        "minirunc: cannot exec in a paused container: minirunc resume it first"
+    );
+    let frozen_at = count();
+    pause();
+    assert_eq!(count(), frozen_at, "a paused container ran");
+    f.ok(&["resume", &id]);
+    assert_eq!(f.status(&id), "running");
+    assert_eq!(f.err(&["resume", &id]), "minirunc: container not paused");
+    pause();
+    assert!(count() > frozen_at, "a resumed container did not run");
+    // A paused container can be deleted: kill_all thaws to deliver SIGKILL.
+    f.ok(&["pause", &id]);
+    f.ok(&["delete", "--force", &id]);
+    f.assert_nothing_left(&id);
+}
