@@ -54,7 +54,12 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn commit(temp: &Path, path: &Path) -> anyhow::Result<()> {
     fs::rename(temp, path)
         .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    // A bare name ("web.pid") has the parent "", which is the current directory.
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(parent)
 }
 
 /// fsync on a directory persists the entries in it (the rename itself).

@@ -648,6 +648,7 @@ impl ChildSetup<'_> {
         // 7. The program is looked up now, as the user, in the container's
         //    PATH: a typo is reported before the barrier, by `create`.
         let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
+        exec::close_on_exec_from(3)?;
         channel
             .get_mut()
             .write_all(b"ready\n")

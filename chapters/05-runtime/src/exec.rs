@@ -9,7 +9,6 @@
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -17,7 +16,7 @@ use namespaces::container::{self, ContainerSpec, SpawnOptions};
 use namespaces::namespace::{Namespace, NamespaceKind};
 use namespaces::rootfs::RootfsPlan;
 
-use crate::lifecycle::{load_spec, process_spec};
+use crate::lifecycle::{console, load_spec, process_spec, relay_console};
 use crate::spec::Process;
 use crate::state::{StateDir, Status};
 
@@ -95,9 +94,6 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     }
     let spec = load_spec(&saved.bundle)?;
     let process = process(spec.process.clone().unwrap_or_default(), options)?;
-    if process.terminal && options.detach && options.console_socket.is_none() {
-        bail!("cannot allocate tty if minirunc will detach without setting console socket");
-    }
     // Every namespace the container has, joined through its PID 1; the
     // user namespace first, since it owns the others.
     let mut kinds: Vec<NamespaceKind> = spec
@@ -124,21 +120,11 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
         },
         process: process_spec(process),
     };
-    // The pty master goes to the given socket, or to us to relay.
-    let (console_ours, console_theirs) =
-        match (&options.console_socket, options.tty) {
-            (Some(path), _) => (
-                None,
-                Some(UnixStream::connect(path).with_context(|| {
-                    format!("connecting to the console socket {}", path.display())
-                })?),
-            ),
-            (None, true) => {
-                let (ours, theirs) = UnixStream::pair().context("socketpair for the console")?;
-                (Some(ours), Some(theirs))
-            }
-            (None, false) => (None, None),
-        };
+    let (console_ours, console_theirs) = console(
+        options.console_socket.as_deref(),
+        container_spec.process.terminal,
+        !options.detach,
+    )?;
     let spawn_options = SpawnOptions {
         parent_death_signal: None,
         exec_fifo: None,
@@ -163,9 +149,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     }
     namespaces::cli::forward_signals(pid)?;
     if let Some(ours) = console_ours {
-        let relayed = namespaces::terminal::receive_master(ours.as_raw_fd())
-            .and_then(namespaces::terminal::relay);
-        if let Err(e) = relayed {
+        if let Err(e) = relay_console(ours) {
             process.kill();
             return Err(e);
         }

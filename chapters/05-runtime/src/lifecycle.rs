@@ -17,6 +17,7 @@ use std::fs;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -247,12 +248,54 @@ fn cgroup_mounts(mount: &Mount, cgroup_ns: bool, cgroup_path: &str) -> anyhow::R
 }
 // ANCHOR_END: cgroup_mounts
 
+// ANCHOR: console
+/// Where the pty master of a process with a terminal goes: to the
+/// `--console-socket` the caller listens on (containerd's shim does), or,
+/// for a process we wait for in the foreground, to us over a socketpair,
+/// to relay it to our own stdin and stdout as `runc run` does. Returns our
+/// end and the container's.
+pub fn console(
+    socket: Option<&Path>,
+    terminal: bool,
+    foreground: bool,
+) -> anyhow::Result<(Option<UnixStream>, Option<UnixStream>)> {
+    Ok(match (socket, terminal) {
+        (Some(path), true) => {
+            (
+                None,
+                Some(UnixStream::connect(path).with_context(|| {
+                    format!("connecting to the console socket {}", path.display())
+                })?),
+            )
+        }
+        (None, true) if foreground => {
+            let (ours, theirs) = UnixStream::pair().context("socketpair for the console")?;
+            (Some(ours), Some(theirs))
+        }
+        (None, true) => {
+            bail!("cannot allocate tty if minirunc will detach without setting console socket")
+        }
+        (Some(_), false) => bail!("--console-socket is for a process with a terminal"),
+        (None, false) => (None, None),
+    })
+}
+
+/// Receives the terminal's master and relays it until the process's side
+/// closes.
+pub fn relay_console(ours: UnixStream) -> anyhow::Result<()> {
+    let master = namespaces::terminal::receive_master(ours.as_raw_fd())?;
+    namespaces::terminal::relay(master)
+}
+// ANCHOR_END: console
+
 /// A container being made: undone on every failure path.
 struct Making {
     states: StateDir,
     saved: Saved,
     cgroup: Option<Box<dyn CgroupManager>>,
     container: Option<Container>,
+    /// `run`'s end of the console socketpair, for the terminal's master.
+    console: Option<UnixStream>,
 }
 
 impl Making {
@@ -366,17 +409,11 @@ fn make(
             .devices
             .extend(standard.into_iter().filter(|r| r.allow));
     }
-    let console = match (&options.console_socket, container_spec.process.terminal) {
-        (Some(path), true) => Some(
-            std::os::unix::net::UnixStream::connect(path)
-                .with_context(|| format!("connecting to the console socket {}", path.display()))?,
-        ),
-        (None, true) => {
-            bail!("cannot allocate tty if minirunc will detach without setting console socket")
-        }
-        (Some(_), false) => bail!("--console-socket is for a process with terminal: true"),
-        (None, false) => None,
-    };
+    let (console_ours, console) = console(
+        options.console_socket.as_deref(),
+        container_spec.process.terminal,
+        !with_fifo,
+    )?;
     states.claim(id)?;
     let mut making = Making {
         states: StateDir {
@@ -399,12 +436,19 @@ fn make(
         },
         cgroup: None,
         container: None,
+        console: console_ours,
     };
+    // ANCHOR: create_sequence
     let result = (|| -> anyhow::Result<()> {
         let fifo = states.fifo(id);
         if with_fifo {
             nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
                 .with_context(|| format!("mkfifo {}", fifo.display()))?;
+            // Writable by the container's user, whoever it is: mkfifo's
+            // mode went through the umask.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
+                .with_context(|| format!("chmod {}", fifo.display()))?;
         }
         let spawn_options = SpawnOptions {
             parent_death_signal: None,
@@ -422,6 +466,10 @@ fn make(
         let pid = container.pid();
         let container = making.container.insert(container);
         making.saved.pid = pid.as_raw();
+        // Read while it waits for us: under `run`, a quick command may be a
+        // zombie (no start time to read) by the time start_with returns.
+        making.saved.start_time =
+            start_time(pid.as_raw()).context("the container's init died during setup")?;
         if let Some(adj) = oom_score_adj {
             // Inherited by every process the container starts.
             let path = format!("/proc/{pid}/oom_score_adj");
@@ -437,8 +485,6 @@ fn make(
             hooks::run("prestart", &saved.hooks.prestart, &state)?;
             hooks::run("createRuntime", &saved.hooks.create_runtime, &state)
         })?;
-        making.saved.start_time =
-            start_time(pid.as_raw()).context("the container's init died during setup")?;
         states.save(&making.saved)?;
         if let Some(pid_file) = &options.pid_file {
             images::atomic::write_file(pid_file, pid.to_string().as_bytes())
@@ -446,6 +492,7 @@ fn make(
         }
         Ok(())
     })();
+    // ANCHOR_END: create_sequence
     match result {
         Ok(()) => Ok(making),
         Err(e) => {
@@ -597,6 +644,7 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
     states.remove(id)
 }
 
+// ANCHOR: run
 /// `minirunc run`: create and start in one process, which stays the
 /// container's parent: its exit status is ours.
 pub fn run(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Result<i32> {
@@ -605,9 +653,17 @@ pub fn run(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Resu
     hooks::run_and_warn("poststart", &making.saved.hooks.poststart, &state);
     let container = making.container.as_mut().context("no container")?;
     namespaces::cli::forward_signals(container.pid())?;
+    if let Some(ours) = making.console.take() {
+        if let Err(e) = relay_console(ours) {
+            making.undo();
+            return Err(e);
+        }
+    }
+    let container = making.container.as_mut().context("no container")?;
     let code = container.wait();
     // Reaped: undo kills what is left in the cgroup, removes it and the
     // state, and runs the poststop hooks.
     making.undo();
     code
 }
+// ANCHOR_END: run

@@ -37,6 +37,9 @@ pub struct Spec {
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linux: Option<Linux>,
+    /// Every other field (`domainname`, `solaris`, …): see [`Spec::unsupported`].
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +68,9 @@ pub struct Process {
     pub apparmor_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux_label: Option<String>,
+    /// Every other field (`ioPriority`, `scheduler`, …).
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +120,7 @@ pub struct Hook {
     pub timeout: Option<u64>,
 }
 
+// ANCHOR: linux
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Linux {
@@ -142,6 +149,7 @@ pub struct Linux {
     #[serde(flatten)]
     pub unsupported: BTreeMap<String, serde_json::Value>,
 }
+// ANCHOR_END: linux
 
 /// `linux.resources`, the fields chapter 04 implements.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -243,6 +251,7 @@ impl std::fmt::Display for Unsupported {
 
 impl std::error::Error for Unsupported {}
 
+// ANCHOR: is_unset
 /// JSON's "nothing": null, 0, false, "", [] or {} — what dockerd sends for
 /// a setting it leaves alone (`"shares": 0`, `"weight": 0`).
 fn is_unset(value: &serde_json::Value) -> bool {
@@ -256,6 +265,7 @@ fn is_unset(value: &serde_json::Value) -> bool {
         Value::Object(fields) => fields.values().all(is_unset),
     }
 }
+// ANCHOR_END: is_unset
 
 impl Spec {
     /// The first field this config sets that minirunc cannot honour.
@@ -277,44 +287,29 @@ impl Spec {
                 return refuse("process.selinuxLabel (SELinux)".into());
             }
         }
-        let Some(linux) = &self.linux else {
-            return Ok(());
-        };
-        let checks: [(&str, &BTreeMap<String, serde_json::Value>); 4] = [
-            ("linux", &linux.unsupported),
-            (
-                "linux.resources",
-                &linux
-                    .resources
-                    .as_ref()
-                    .map(|r| r.unsupported.clone())
-                    .unwrap_or_default(),
-            ),
-            (
-                "linux.resources.memory",
-                &linux
-                    .resources
-                    .as_ref()
-                    .and_then(|r| r.memory.as_ref())
-                    .map(|m| m.unsupported.clone())
-                    .unwrap_or_default(),
-            ),
-            (
-                "linux.resources.cpu",
-                &linux
-                    .resources
-                    .as_ref()
-                    .and_then(|r| r.cpu.as_ref())
-                    .map(|c| c.unsupported.clone())
-                    .unwrap_or_default(),
-            ),
-        ];
+        let mut checks: Vec<(&str, &BTreeMap<String, serde_json::Value>)> =
+            vec![("", &self.unsupported)];
+        if let Some(process) = &self.process {
+            checks.push(("process.", &process.unsupported));
+        }
+        if let Some(linux) = &self.linux {
+            checks.push(("linux.", &linux.unsupported));
+            if let Some(resources) = &linux.resources {
+                checks.push(("linux.resources.", &resources.unsupported));
+                if let Some(memory) = &resources.memory {
+                    checks.push(("linux.resources.memory.", &memory.unsupported));
+                }
+                if let Some(cpu) = &resources.cpu {
+                    checks.push(("linux.resources.cpu.", &cpu.unsupported));
+                }
+            }
+        }
         for (section, fields) in checks {
             for (name, value) in fields {
                 // Labels only matter with SELinux; seccomp comes with
                 // chapter 05's second part.
                 if !is_unset(value) && name != "mountLabel" {
-                    return refuse(format!("{section}.{name}"));
+                    return refuse(format!("{section}{name}"));
                 }
             }
         }
@@ -364,6 +359,22 @@ mod tests {
         )
         .unwrap();
         assert!(spec.unsupported().unwrap_err().0.contains("linux.intelRdt"));
+        // Outside `linux` too: nothing is dropped without a word.
+        for (json, field) in [
+            (
+                r#"{"ociVersion":"1.0.2","domainname":"example.org"}"#,
+                "domainname",
+            ),
+            (
+                r#"{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"cwd":"/","ioPriority":{"class":"IOPRIO_CLASS_IDLE"}}}"#,
+                "process.ioPriority",
+            ),
+        ] {
+            let spec: Spec = serde_json::from_str(json).unwrap();
+            assert_eq!(spec.unsupported().unwrap_err().0, field);
+        }
+        let spec: Spec = serde_json::from_str(r#"{"ociVersion":"1.0.2","domainname":""}"#).unwrap();
+        spec.unsupported().unwrap();
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl StateDir {
         Ok(ids)
     }
 
+    // ANCHOR: status
     pub fn status(&self, saved: &Saved) -> Status {
         if start_time(saved.pid) != Some(saved.start_time) {
             Status::Stopped
@@ -165,6 +166,7 @@ impl StateDir {
             Status::Running
         }
     }
+    // ANCHOR_END: status
 
     pub fn remove(&self, id: &str) -> anyhow::Result<()> {
         let dir = self.dir(id);
@@ -177,6 +179,7 @@ impl StateDir {
     }
 }
 
+// ANCHOR: start_time
 /// When `pid` started (clock ticks since boot), if it is alive and not a
 /// zombie.
 pub fn start_time(pid: i32) -> Option<u64> {
@@ -188,6 +191,7 @@ pub fn start_time(pid: i32) -> Option<u64> {
     }
     fields.get(19)?.parse().ok()
 }
+// ANCHOR_END: start_time
 
 impl Saved {
     pub fn oci_state(&self, status: Status) -> OciState<'_> {

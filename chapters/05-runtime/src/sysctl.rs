@@ -24,6 +24,7 @@ const IPC: &[&str] = &[
     "kernel.shm_rmid_forced",
 ];
 
+// ANCHOR: sysctl_path
 /// The file under /proc/sys for `name`, if the container's namespaces
 /// (`has` tells which it has of its own) carry it.
 pub fn path(name: &str, has: impl Fn(NamespaceKind) -> bool) -> anyhow::Result<PathBuf> {
@@ -53,6 +54,7 @@ pub fn path(name: &str, has: impl Fn(NamespaceKind) -> bool) -> anyhow::Result<P
     }
     Ok(PathBuf::from("/proc/sys").join(relative))
 }
+// ANCHOR_END: sysctl_path
 
 /// Writes the values. Run by the container process in its namespaces:
 /// /proc/sys/net shows the network namespace of whoever opens it, and so

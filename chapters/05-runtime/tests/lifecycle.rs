@@ -27,6 +27,26 @@ struct Fixture {
     dir: tempfile::TempDir,
 }
 
+/// A test that failed halfway leaves no container behind: every one still
+/// in the state root is force-deleted (processes, cgroup, state).
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let Ok(entries) = fs::read_dir(self.root()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let _ = Command::new(MINIRUNC)
+                .arg("--root")
+                .arg(self.root())
+                .args(["delete", "--force"])
+                .arg(entry.file_name())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 impl Fixture {
     fn new(args: &[&str]) -> Fixture {
         require_root_and_runc();
@@ -79,6 +99,8 @@ impl Fixture {
             .args(["--kill-after=5", "60", MINIRUNC, "--root"])
             .arg(self.root())
             .args(args)
+            // Relative paths (a bare --pid-file) land in the temp dir.
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout_path).unwrap())
             .stderr(fs::File::create(&stderr_path).unwrap())
@@ -132,12 +154,13 @@ fn privileged_create_start_kill_delete() {
     let bundle = f.bundle();
     let pid_file = f.dir.path().join("pid");
     let id = format!("lifecycle-{}", std::process::id());
+    // A bare file name: in the current directory.
     f.ok(&[
         "create",
         "--bundle",
         bundle.to_str().unwrap(),
         "--pid-file",
-        pid_file.to_str().unwrap(),
+        "pid",
         &id,
     ]);
     // Created: set up, waiting at the fifo, before execve.
@@ -666,5 +689,58 @@ fn privileged_pause_freezes_and_resume_thaws() {
     // A paused container can be deleted: kill_all thaws to deliver SIGKILL.
     f.ok(&["pause", &id]);
     f.ok(&["delete", "--force", &id]);
+    f.assert_nothing_left(&id);
+}
+
+#[test]
+fn privileged_no_descriptor_of_the_caller_reaches_the_container() {
+    let f = Fixture::new(&["ls", "/proc/self/fd"]);
+    let id = format!("fds-{}", std::process::id());
+    // The caller holds fd 7 open without close-on-exec, as a shell can.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "exec 7</etc/hostname; exec \"$0\" \"$@\"",
+            MINIRUNC,
+            "--root",
+        ])
+        .arg(f.root())
+        .args(["run", "--bundle", f.bundle().to_str().unwrap(), &id])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 0, 1, 2, and the directory ls itself opened to list them.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n1\n2\n3\n");
+    f.assert_nothing_left(&id);
+}
+
+#[test]
+fn privileged_run_relays_a_terminal_and_create_needs_a_console_socket() {
+    let f = Fixture::new(&["sh", "-c", "tty; [ -t 0 ] && echo stdin is a terminal"]);
+    f.edit(|config| config["process"]["terminal"] = true.into());
+    let id = format!("tty-{}", std::process::id());
+    let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The container's side is a pty of its own devpts; its line discipline
+    // turns "\n" into "\r\n" on the way out.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/dev/pts/0\r\nstdin is a terminal\r\n"
+    );
+    f.assert_nothing_left(&id);
+    // create detaches: nobody would hold the master.
+    assert_eq!(
+        f.err(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]),
+        "minirunc: cannot allocate tty if minirunc will detach without setting console socket"
+    );
     f.assert_nothing_left(&id);
 }

@@ -1,0 +1,716 @@
+//! The terminal sessions chapter 05's book page shows, recorded from real
+//! runs of `minirunc` in a root shell: a bundle made with `ch02 mount` and
+//! `minirunc spec`, edited with `jq`, run whole and in its create/start
+//! halves, with hooks, under runc, and broken on purpose.
+//!
+//! Each test drives one long-lived `bash`, as the reader's root shell is:
+//! variables and functions carry from one command to the next. The session
+//! (`$ command` and its output, stderr merged as a terminal shows it) gets
+//! placeholders for what changes from run to run — PIDs, times, temp paths —
+//! and is compared with `book/src/transcripts/ch05-*.txt`
+//! (`UPDATE_TRANSCRIPTS=1 cargo test -p runtime --test transcripts`
+//! rewrites them).
+//!
+//! Nothing touches the machine's own state: `minirunc`, `runc` and `ch02`
+//! on the shell's PATH are scripts that add `--root` with a temp dir, shown
+//! as the defaults (`/run/minirunc`, `/run/runc`,
+//! `/var/lib/minidocker-workshop`), and each session's cgroups go under a
+//! parent of its own (MINIDOCKER_CGROUP_PARENT), shown as `minidocker`.
+//! runc names its cgroup after the container, so its IDs get the test's
+//! PID, shown without it. A few commands are *hidden*: they run in the same
+//! shell but are not shown, to wait for what a reader waits for by typing
+//! slower, or to make the bundle an earlier session made.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use cgroups::hierarchy::Hierarchy;
+use images::store::WORKSHOP_ROOT;
+
+const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+
+/// What the temp dirs are shown as: the programs' defaults.
+const MINIRUNC_ROOT: &str = "/run/minirunc";
+const RUNC_ROOT: &str = "/run/runc";
+
+/// `edit FILE [JQ OPTIONS] FILTER`: config.json changed in place with jq.
+const EDIT: &str =
+    r#"edit() { file=$1; shift; jq "$@" "$file" > "$file.new" && mv "$file.new" "$file"; }"#;
+
+/// Shows the exit status of the command before it.
+const AND_STATUS: &str = "echo \"exit $?\"";
+
+/// One session at a time: the sessions start containers and read `ps`, and
+/// a machine busy with another session's containers would be slower than
+/// the waits below allow for.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn require_tools() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root: run sudo scripts/test.sh"
+    );
+    let works = |program: &str, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(
+        works("runc", "--version"),
+        "runc is not installed: sudo scripts/provision.sh --test"
+    );
+    assert!(
+        works("jq", "--version"),
+        "jq is not installed: the sessions edit config.json with it (sudo apt-get install jq)"
+    );
+    assert!(
+        ch02().is_file(),
+        "no {}: build chapter 02 first (cargo build -p images): the sessions make root filesystems with it",
+        ch02().display()
+    );
+}
+
+fn ch02() -> PathBuf {
+    Path::new(MINIRUNC).with_file_name("ch02")
+}
+
+fn runc_path() -> String {
+    let out = Command::new("sh")
+        .args(["-c", "command -v runc"])
+        .output()
+        .expect("sh");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A root shell with `minirunc`, `runc` and `ch02` on its PATH, each with a
+/// `--root` of its own.
+struct Session {
+    shell: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    /// chapter 02's store (`ch02 --root`), with the offline busybox image.
+    store: tempfile::TempDir,
+    /// `minirunc --root`.
+    state: tempfile::TempDir,
+    /// `runc --root`.
+    runc_state: tempfile::TempDir,
+    /// The shell's working directory: bundles, hook logs.
+    _scratch: tempfile::TempDir,
+    _bin: tempfile::TempDir,
+    /// This session's cgroup parent, shown as `minidocker`.
+    parent: String,
+    /// The session so far, as recorded (before placeholders).
+    text: String,
+    /// (literal, placeholder), applied before the generic rules.
+    names: Vec<(String, String)>,
+    /// Host PIDs, shown as `<pid>`.
+    pids: Vec<String>,
+    commands: usize,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+impl Session {
+    fn new(name: &str) -> Session {
+        require_tools();
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let store = tempfile::tempdir().unwrap();
+        let images = images::store::ImageStore::open(store.path()).unwrap();
+        images::rootfs::import_busybox(&images).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let runc_state = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let runc = runc_path();
+        for (name, binary, root) in [
+            ("minirunc", MINIRUNC.to_string(), state.path()),
+            ("runc", runc, runc_state.path()),
+            ("ch02", ch02().display().to_string(), store.path()),
+        ] {
+            let script = bin.path().join(name);
+            let text = format!(
+                "#!/bin/sh\nexec '{binary}' --root '{}' \"$@\"\n",
+                root.display()
+            );
+            std::fs::write(&script, text).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let scratch = tempfile::tempdir().unwrap();
+        let parent = format!("minidocker-transcript-{}-{name}", std::process::id());
+        let shell = Command::new("timeout")
+            .args([
+                "--kill-after=5",
+                "120",
+                "bash",
+                "--norc",
+                "--noprofile",
+                "-s",
+            ])
+            .current_dir(scratch.path())
+            .env_clear()
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    bin.path().display()
+                ),
+            )
+            .env("HOME", "/root")
+            .env("MINIDOCKER_CGROUP_PARENT", &parent)
+            // Stable across hosts: C messages and sorting, times in UTC.
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting bash");
+        let mut shell = shell;
+        let input = shell.stdin.take().unwrap();
+        let output = BufReader::new(shell.stdout.take().unwrap());
+        let mut session = Session {
+            shell,
+            input,
+            output,
+            store,
+            state,
+            runc_state,
+            _scratch: scratch,
+            _bin: bin,
+            parent,
+            text: String::new(),
+            names: Vec::new(),
+            pids: Vec::new(),
+            commands: 0,
+            _one_at_a_time: guard,
+        };
+        // The shell's own errors go where a terminal shows them: with the output.
+        session.hidden("exec 2>&1");
+        session
+    }
+
+    /// `minirunc --root`, as the commands type it (shown as /run/minirunc).
+    fn state_root(&self) -> String {
+        self.state.path().display().to_string()
+    }
+
+    /// The bundle the first session makes, made again without a word: the
+    /// sessions after it start where the reader is, with `edit` defined and
+    /// the terminal turned off.
+    fn with_bundle(&mut self) {
+        self.hidden(
+            "mkdir bundle && ch02 mount busybox bundle/rootfs >/dev/null && minirunc spec --bundle bundle",
+        );
+        self.hidden(EDIT);
+        self.hidden(r#"edit bundle/config.json '.process.terminal = false | .hostname = "box"'"#);
+    }
+
+    /// Runs `line` in the shell: its output (stdout and stderr) and status.
+    fn execute(&mut self, line: &str) -> (String, i32) {
+        self.commands += 1;
+        let marker = format!("__transcript_marker_{}__", self.commands);
+        // Braces: the line runs in this shell (variables, functions stay);
+        // stdin from /dev/null, so nothing reads the shell's own script.
+        let script = format!("{{ {line}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n");
+        self.input.write_all(script.as_bytes()).unwrap();
+        self.input.flush().unwrap();
+        let mut collected = Vec::new();
+        loop {
+            let mut buffer = Vec::new();
+            let read = self.output.read_until(b'\n', &mut buffer).unwrap();
+            assert!(
+                read > 0,
+                "the shell ended (timed out?) while running: {line}\n{}",
+                String::from_utf8_lossy(&collected)
+            );
+            let text = String::from_utf8_lossy(&buffer);
+            if let Some(status) = text.strip_prefix(&format!("{marker} ")) {
+                // The printf's leading newline is ours, not the command's.
+                if collected.last() == Some(&b'\n') {
+                    collected.pop();
+                }
+                let mut out = String::from_utf8_lossy(&collected).into_owned();
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                return (out, status.trim().parse().unwrap());
+            }
+            collected.extend_from_slice(&buffer);
+        }
+    }
+
+    /// Runs `line` and records it with its output; returns both.
+    fn run(&mut self, line: &str) -> (String, i32) {
+        let (out, status) = self.execute(line);
+        self.text.push_str(&format!("$ {line}\n{out}"));
+        (out, status)
+    }
+
+    /// Like [`Session::run`]; the command must succeed.
+    fn ok(&mut self, line: &str) -> String {
+        let (out, status) = self.run(line);
+        assert_eq!(status, 0, "{line} failed:\n{out}");
+        out
+    }
+
+    /// Like [`Session::run`]; the command must exit with `code`.
+    fn fails(&mut self, line: &str, code: i32) -> String {
+        let (out, status) = self.run(line);
+        assert_eq!(status, code, "{line}:\n{out}");
+        out
+    }
+
+    /// Runs `line` without recording it; it must succeed.
+    fn hidden(&mut self, line: &str) -> String {
+        let (out, status) = self.execute(line);
+        assert_eq!(status, 0, "(hidden) {line} failed:\n{out}");
+        out
+    }
+
+    /// Waits (hidden, up to 10 s) until the shell condition `condition` holds.
+    fn wait_until(&mut self, condition: &str) {
+        let (out, status) = self.execute(&format!(
+            "for _ in $(seq 100); do {condition} && break; sleep 0.1; done; {condition}"
+        ));
+        assert_eq!(status, 0, "never happened: {condition}\n{out}");
+    }
+
+    /// Runs `command` (hidden) and shows every PID it prints as `<pid>`.
+    fn name_pids(&mut self, command: &str) -> Vec<String> {
+        let pids: Vec<String> = self
+            .hidden(command)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        assert!(!pids.is_empty(), "{command} printed no PID");
+        for pid in &pids {
+            assert!(pid.bytes().all(|b| b.is_ascii_digit()), "{command}: {pid}");
+        }
+        self.pids.extend(pids.iter().cloned());
+        pids
+    }
+
+    /// A container ID of runc's: runc names its cgroup after it, at the top
+    /// of every hierarchy, so it must be unique on the machine; shown as `id`.
+    fn runc_id(&mut self, id: &str) -> String {
+        let unique = format!("{id}-{}", std::process::id());
+        self.names.push((unique.clone(), id.to_string()));
+        unique
+    }
+
+    /// The session with placeholders for what varies.
+    fn show(&self) -> String {
+        let mut text = self.text.clone();
+        let state = self.state_root();
+        // The container's init is a copy of `minirunc create` until execve:
+        // `ps` shows the wrapper's command line.
+        text = text.replace(&format!("{MINIRUNC} --root {state}"), "minirunc");
+        text = text.replace(&state, MINIRUNC_ROOT);
+        text = text.replace(&self.runc_state.path().display().to_string(), RUNC_ROOT);
+        text = text.replace(&self.store.path().display().to_string(), WORKSHOP_ROOT);
+        text = text.replace(&self.parent, cgroups::PARENT);
+        for (literal, placeholder) in &self.names {
+            text = text.replace(literal, placeholder);
+        }
+        let text = api::transcript::normalize(&text);
+        let text = replace_pids(&text, &self.pids);
+        let rules: &[(&str, &str)] = &[
+            // chapter 02's snapshot IDs.
+            (r"snapshots/<short-id>/", "snapshots/<snapshot>/"),
+            // PIDs in the state JSON: minirunc's and the hooks'.
+            (r#"("pid":\s*)[1-9][0-9]*"#, "${1}<pid>"),
+            // Clock ticks since boot, in state.json.
+            (r#"("start_time":\s*)[0-9]+"#, "${1}<ticks>"),
+            // `ps -f`'s start time.
+            (
+                r"(?m)^(root +<pid> +[0-9]+ +[0-9]+ )[0-9]{2}:[0-9]{2} ",
+                "${1}hh:mm ",
+            ),
+        ];
+        let text = api::transcript::replace(&text, rules);
+        relayout_lists(&text)
+    }
+
+    /// Compares the session so far with `book/src/transcripts/NAME`, and
+    /// starts the next transcript from here.
+    fn check(&mut self, name: &str) {
+        api::transcript::check(name, &self.show());
+        self.text.clear();
+    }
+}
+
+/// Whatever a test leaves running, mounted or made goes with its session:
+/// a failed test must not leave a container, a mount or a cgroup behind.
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.input.write_all(b"exit\n");
+        let _ = self.input.flush();
+        let _ = self.shell.wait();
+        // Containers the session left, killed and removed by their runtime.
+        if let Ok(entries) = std::fs::read_dir(self.state.path()) {
+            for entry in entries.flatten() {
+                let _ = Command::new(MINIRUNC)
+                    .arg("--root")
+                    .arg(self.state.path())
+                    .args(["delete", "--force"])
+                    .arg(entry.file_name())
+                    .env("MINIDOCKER_CGROUP_PARENT", &self.parent)
+                    .output();
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.runc_state.path()) {
+            for entry in entries.flatten() {
+                let _ = Command::new("runc")
+                    .arg("--root")
+                    .arg(self.runc_state.path())
+                    .args(["delete", "--force"])
+                    .arg(entry.file_name())
+                    .output();
+            }
+        }
+        if let Ok(store) = images::store::ImageStore::open(self.store.path()) {
+            for snapshot in images::snapshot::list(&store).unwrap_or_default() {
+                let _ = images::snapshot::unmount(&store, &snapshot.target);
+            }
+        }
+        // The cgroup parent, empty by now, in every hierarchy.
+        let dirs: Vec<PathBuf> = match Hierarchy::detect() {
+            Ok(Hierarchy::V1 { controllers, .. }) => {
+                let mut dirs: Vec<PathBuf> = controllers
+                    .values()
+                    .map(|mount| mount.join(&self.parent))
+                    .collect();
+                dirs.sort();
+                dirs.dedup();
+                dirs
+            }
+            Ok(Hierarchy::V2 { root }) => vec![root.join(&self.parent)],
+            Err(_) => Vec::new(),
+        };
+        for dir in dirs {
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                for child in children.flatten().filter(|c| c.path().is_dir()) {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Host PIDs as `<pid>` where they stand alone (not inside a longer
+/// number), keeping columns aligned: the run of spaces after the PID, or
+/// the one before it, takes up the difference in length.
+fn replace_pids(text: &str, pids: &[String]) -> String {
+    let mut text = text.to_string();
+    for pid in pids {
+        text = text
+            .split_inclusive('\n')
+            .map(|line| replace_pid_in_line(line, pid))
+            .collect();
+    }
+    text
+}
+
+fn replace_pid_in_line(line: &str, pid: &str) -> String {
+    const SHOWN: &str = "<pid>";
+    let longer = SHOWN.len() as isize - pid.len() as isize;
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find(pid) {
+        let before = &rest[..at];
+        let after = &rest[at + pid.len()..];
+        let joined = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        let previous = before.chars().next_back().or(out.chars().next_back());
+        if joined(previous) || joined(after.chars().next()) {
+            out.push_str(&rest[..at + pid.len()]);
+            rest = after;
+            continue;
+        }
+        out.push_str(before);
+        let spaces_after = after.len() - after.trim_start_matches(' ').len();
+        let spaces_before = out.len() - out.trim_end_matches(' ').len();
+        let at_line_start = out.trim_end_matches(' ').is_empty();
+        if longer != 0 && spaces_after >= 2 {
+            out.push_str(SHOWN);
+            let keep = (spaces_after as isize - longer).max(1) as usize;
+            out.push_str(&" ".repeat(keep));
+            rest = &after[spaces_after..];
+        } else {
+            if longer != 0 && (spaces_before >= 2 || (at_line_start && spaces_before > 0)) {
+                let minimum = if at_line_start { 0 } else { 1 };
+                let keep = (spaces_before as isize - longer).max(minimum) as usize;
+                out.truncate(out.len() - spaces_before);
+                out.push_str(&" ".repeat(keep));
+            }
+            out.push_str(SHOWN);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `minirunc list` lays out fixed-width columns; placeholders change the
+/// widths of cells, so its tables are laid out again as it does.
+fn relayout_lists(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_list = false;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with("$ ") {
+            in_list = line.starts_with("$ minirunc list");
+            out.push_str(line);
+        } else if in_list && fields.len() == 6 {
+            let row = format!(
+                "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+                fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
+            );
+            out.push_str(&row);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// From an image to a bundle, and config.json section by section.
+#[test]
+fn privileged_transcript_bundle_and_run() {
+    let mut s = Session::new("bundle");
+    s.ok("mkdir bundle");
+    let mounted = s.ok("ch02 mount busybox bundle/rootfs");
+    assert!(
+        mounted.starts_with("mounted busybox:latest at "),
+        "{mounted}"
+    );
+    s.ok("minirunc spec --bundle bundle");
+    assert_eq!(s.ok("ls bundle"), "config.json\nrootfs\n");
+    let keys = s.ok("jq -c 'keys_unsorted' bundle/config.json");
+    assert_eq!(
+        keys,
+        "[\"ociVersion\",\"process\",\"root\",\"mounts\",\"linux\"]\n"
+    );
+    let process = s.ok("jq '.process | del(.capabilities)' bundle/config.json");
+    assert!(process.contains("\"terminal\": true"), "{process}");
+    let caps = s.ok("jq -c '.process.capabilities | map_values(length)' bundle/config.json");
+    assert!(caps.contains("\"bounding\":14"), "{caps}");
+    s.ok("jq -c .root bundle/config.json");
+    let mounts = s.ok(
+        r#"jq -r '.mounts[] | "\(.destination) \(.type) \(.options | join(","))"' bundle/config.json"#,
+    );
+    assert_eq!(mounts.lines().count(), 7, "{mounts}");
+    let namespaces = s.ok("jq -c '[.linux.namespaces[].type]' bundle/config.json");
+    assert_eq!(
+        namespaces,
+        "[\"pid\",\"network\",\"ipc\",\"uts\",\"mount\",\"cgroup\"]\n"
+    );
+    let linux = s.ok("jq -c '.linux | map_values(length)' bundle/config.json");
+    assert!(linux.contains("\"maskedPaths\""), "{linux}");
+    let devices = s.ok("jq -c '.linux.resources.devices[]' bundle/config.json");
+    assert!(
+        devices.starts_with("{\"allow\":false,\"access\":\"rwm\"}\n"),
+        "{devices}"
+    );
+    let again = s.fails("minirunc spec --bundle bundle", 1);
+    assert!(again.contains("exists. Remove it first"), "{again}");
+    s.check("ch05-bundle.txt");
+
+    s.ok(EDIT);
+    s.ok(r#"edit bundle/config.json '.process.terminal = false | .hostname = "box"'"#);
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "echo hello from $(hostname), PID $$; exit 3"]'"#,
+    );
+    let out = s.ok(&format!("minirunc run --bundle bundle first; {AND_STATUS}"));
+    assert_eq!(out, "hello from box, PID 1\nexit 3\n");
+    let state = s.state_root();
+    assert_eq!(s.ok(&format!("ls -A {state}")), "");
+    s.check("ch05-run.txt");
+}
+
+/// create, then look: the init waits at the exec fifo; start, kill, delete.
+#[test]
+fn privileged_transcript_create_start() {
+    let mut s = Session::new("create");
+    s.with_bundle();
+    let state = s.state_root();
+    s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
+    s.ok("minirunc create --bundle bundle --pid-file \"$PWD/web.pid\" web");
+    let shown = s.ok("minirunc state web");
+    assert!(shown.contains("\"status\": \"created\""), "{shown}");
+    let listed = s.ok("minirunc list");
+    assert!(listed.contains(" created "), "{listed}");
+    assert_eq!(
+        s.ok(&format!("ls -F {state}/web")),
+        "exec.fifo|\nstate.json\n"
+    );
+    let saved = s.ok(&format!("cat {state}/web/state.json"));
+    assert!(
+        saved.contains("\"cgroup_path\": \"/minidocker-transcript-"),
+        "{saved}"
+    );
+    s.name_pids("cat web.pid");
+    s.ok("pid=$(cat web.pid)");
+    // Between "ready" and the fifo's open(2) the init runs for a moment.
+    s.wait_until("[ \"$(cat /proc/$pid/wchan)\" = wait_for_partner ]");
+    let waiting = s.ok("ps -ww -o pid,ppid,stat,wchan:20,args -p $pid");
+    assert!(
+        waiting.contains("wait_for_partner") && waiting.contains(" create --bundle bundle"),
+        "not yet execve'd: {waiting}"
+    );
+    s.ok("minirunc start web");
+    assert_eq!(s.ok(&format!("ls -F {state}/web")), "state.json\n");
+    assert!(s.ok("minirunc state web | grep status").contains("running"));
+    let running = s.ok("ps -o pid,ppid,stat,args -p $pid");
+    assert!(running.contains("sleep 1000"), "{running}");
+    let ps = s.ok("minirunc ps web");
+    assert!(ps.contains("sleep 1000"), "{ps}");
+    let twice = s.fails("minirunc start web", 1);
+    assert_eq!(
+        twice,
+        "minirunc: cannot start an already running container\n"
+    );
+    // sleep is PID 1 and has no handler: SIGTERM is dropped (chapter 03).
+    s.ok("minirunc kill web");
+    s.hidden("sleep 0.5");
+    assert!(s.ok("minirunc state web | grep status").contains("running"));
+    let refused = s.fails("minirunc delete web", 1);
+    assert!(
+        refused.contains("that is not stopped: running"),
+        "{refused}"
+    );
+    s.ok("minirunc kill web KILL");
+    s.wait_until("minirunc state web | grep -q stopped");
+    let listed = s.ok("minirunc list");
+    assert!(listed.contains(" stopped "), "{listed}");
+    s.ok("minirunc delete web");
+    assert_eq!(s.ok(&format!("ls -A {state}")), "");
+    assert_eq!(
+        s.fails("minirunc state web", 1),
+        "minirunc: container does not exist\n"
+    );
+    s.check("ch05-create-start.txt");
+}
+
+/// Every hook of the spec, each logging the state it was given on stdin.
+#[test]
+fn privileged_transcript_hooks() {
+    let mut s = Session::new("hooks");
+    s.with_bundle();
+    s.ok(r#"printf '#!/bin/sh\n# An OCI hook: the state of the container comes on stdin.\necho "$1: $(cat)" >> %s\n' "$PWD/hooks.log" > log-hook"#);
+    s.ok("chmod +x log-hook; cat log-hook");
+    s.ok(r#"for stage in prestart createRuntime createContainer poststart poststop; do edit bundle/config.json --arg stage $stage --arg hook "$PWD/log-hook" '.hooks[$stage] = [{path: $hook, args: ["log-hook", $stage]}]'; done"#);
+    s.ok(r#"edit bundle/config.json '.hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", "cat > /started.json"]}]'"#);
+    s.ok(r#"edit bundle/config.json '.process.args = ["echo", "the container ran"]'"#);
+    assert_eq!(
+        s.ok("minirunc run --bundle bundle hooked"),
+        "the container ran\n"
+    );
+    let log = s.ok("cat hooks.log");
+    let stages: Vec<&str> = log.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        stages,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{log}"
+    );
+    let statuses: Vec<String> = log
+        .lines()
+        .map(|l| {
+            let json: serde_json::Value = serde_json::from_str(l.split_once(": ").unwrap().1)
+                .unwrap_or_else(|e| panic!("{l}: {e}"));
+            json["status"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        ["creating", "creating", "creating", "running", "stopped"]
+    );
+    let started = s.ok("cat bundle/rootfs/started.json; echo");
+    assert!(started.contains("\"status\":\"created\""), "{started}");
+    s.check("ch05-hooks.txt");
+}
+
+/// runc runs minirunc's bundle, and minirunc runs runc's.
+#[test]
+fn privileged_transcript_interop() {
+    let mut s = Session::new("interop");
+    s.with_bundle();
+    let probe = r#"["sh", "-c", "hostname; grep CapEff /proc/self/status"]"#;
+    s.ok(&format!(
+        "edit bundle/config.json '.process.args = {probe}'"
+    ));
+    let id = s.runc_id("from-minirunc-spec");
+    let out = s.ok(&format!("runc run --bundle bundle {id}"));
+    assert_eq!(out, "box\nCapEff:\t00000000a80425fb\n");
+    s.ok("mkdir runc-bundle");
+    s.ok("ch02 mount busybox runc-bundle/rootfs");
+    s.ok("runc spec --bundle runc-bundle");
+    let differs = s.ok(
+        "jq -c '{terminal: .process.terminal, hostname, root, bounding: .process.capabilities.bounding}' runc-bundle/config.json",
+    );
+    assert!(differs.contains("\"hostname\":\"runc\""), "{differs}");
+    s.ok(&format!(
+        "edit runc-bundle/config.json '.process.terminal = false | .process.args = {probe}'"
+    ));
+    let out = s.ok("minirunc run --bundle runc-bundle from-runc-spec");
+    assert_eq!(out, "runc\nCapEff:\t0000000020000420\n");
+    s.check("ch05-interop.txt");
+}
+
+/// A hook that fails, a rootfs that is missing, a sysctl that would change
+/// the host, a field minirunc does not implement.
+#[test]
+fn privileged_transcript_break_it() {
+    let mut s = Session::new("break");
+    s.with_bundle();
+    let state = s.state_root();
+    s.ok(r#"edit bundle/config.json '.process.args = ["true"] | .hooks.prestart = [{path: "/bin/sh", args: ["sh", "-c", "echo no network for you >&2; exit 3"]}]'"#);
+    s.ok(r#"edit bundle/config.json --arg log "$PWD/poststop.json" '.hooks.poststop = [{path: "/bin/sh", args: ["sh", "-c", "cat > \($log)"]}]'"#);
+    let out = s.ok(&format!(
+        "minirunc create --bundle bundle broken; {AND_STATUS}"
+    ));
+    assert_eq!(
+        out,
+        "minirunc: prestart hook #0 (/bin/sh): exit status: 3: no network for you\nexit 1\n"
+    );
+    assert_eq!(s.ok(&format!("ls -A {state}")), "");
+    assert_eq!(
+        s.fails("minirunc state broken", 1),
+        "minirunc: container does not exist\n"
+    );
+    let poststop = s.ok("cat poststop.json; echo");
+    assert!(poststop.contains("\"status\":\"stopped\""), "{poststop}");
+
+    s.ok(r#"edit bundle/config.json 'del(.hooks) | .root.path = "rootfz"'"#);
+    let out = s.fails("minirunc run --bundle bundle broken", 1);
+    assert!(
+        out.contains("rootfz) does not exist: No such file or directory"),
+        "{out}"
+    );
+
+    s.ok(r#"edit bundle/config.json '.root.path = "rootfs" | .linux.sysctl = {"vm.swappiness": "10"}'"#);
+    let out = s.fails("minirunc run --bundle bundle broken", 1);
+    assert_eq!(
+        out,
+        "minirunc: sysctl \"vm.swappiness\" is not in a separate kernel namespace: it would change the host\n"
+    );
+    s.ok(r#"edit bundle/config.json '.linux.sysctl = {"net.ipv4.ip_forward": "1"} | .process.args = ["cat", "/proc/sys/net/ipv4/ip_forward"]'"#);
+    assert_eq!(s.ok("minirunc run --bundle bundle broken"), "1\n");
+
+    s.ok(r#"edit bundle/config.json 'del(.linux.sysctl) | .linux.seccomp = {defaultAction: "SCMP_ACT_ERRNO"}'"#);
+    let out = s.fails("minirunc run --bundle bundle broken", 1);
+    assert_eq!(
+        out,
+        "minirunc: config.json asks for linux.seccomp, which minirunc does not support\n"
+    );
+    assert_eq!(s.ok(&format!("ls -A {state}")), "");
+    s.check("ch05-break.txt");
+}
