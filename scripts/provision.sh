@@ -23,6 +23,7 @@ BASE_PACKAGES=(
     git
     python3           # scripts/check-book.py, scripts/reset.sh
     socat             # the book's raw-HTTP experiments
+    libseccomp-dev    # chapter 05: minirunc links libseccomp for seccomp filters
     jq                # chapter 05: editing config.json in the book and its transcripts
 )
 TEST_PACKAGES=(

@@ -16,12 +16,15 @@
 //!            "resume" ──────────────────▶ steps.before_root_switch
 //!                                          (createContainer hooks, sysctls)
 //!                                          pivot_root, hostname, rlimits,
+//!                                          steps.before_user_switch
+//!                                          (seccomp without no_new_privs),
 //!                                          user, capabilities,
 //!                                          find the program
 //!            ◀──────────────────────────── "ready" (or "error CODE TEXT")
 //!                                          barrier: blocks on the exec fifo
 //!  (anyone)  opens the exec fifo ────────▶ steps.before_exec
-//!                                          (startContainer hooks)
+//!                                          (startContainer hooks, seccomp
+//!                                          with no_new_privs)
 //!                                          execve(program)
 //!  wait():   waitpid → exit code
 //! ```
@@ -127,6 +130,12 @@ pub trait SetupSteps {
     /// In the container's namespaces, its mounts made, before the switch to
     /// the new root, still as root: host paths still resolve here.
     fn before_root_switch(&self, _plan: &RootfsPlan) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// In the new root, rlimits set, still root with every capability, just
+    /// before the switch to the process's user (a seccomp filter without
+    /// no_new_privs must be loaded here, while CAP_SYS_ADMIN is held).
+    fn before_user_switch(&self) -> anyhow::Result<()> {
         Ok(())
     }
     /// Released from the barrier, as the container's user, just before
@@ -630,6 +639,7 @@ impl ChildSetup<'_> {
         // 6. Limits, then who we are: rlimits can only be raised while we
         //    still have CAP_SYS_RESOURCE.
         crate::process::set_rlimits(&spec.process.rlimits)?;
+        self.steps.before_user_switch()?;
         crate::process::switch_user(&spec.process)?;
         // Changing credentials clears the parent-death signal (prctl(2)):
         // set it again, or a non-root container would outlive its parent.

@@ -19,6 +19,7 @@ use namespaces::mount::Mount;
 use namespaces::namespace::{Namespace, NamespaceKind};
 use namespaces::user::User;
 
+use crate::seccomp;
 use crate::spec::{self, Capabilities, DeviceCgroup, Linux, Process, Root, Spec};
 
 /// What one container wants; everything else is Docker's default.
@@ -44,6 +45,8 @@ pub struct SpecRequest {
     pub rlimits: Vec<Rlimit>,
     /// Where the container's cgroup goes, e.g. `/minidocker/<id>`.
     pub cgroups_path: Option<String>,
+    /// No seccomp filter (`docker run --security-opt seccomp=unconfined`).
+    pub seccomp_unconfined: bool,
 }
 
 impl Default for SpecRequest {
@@ -64,6 +67,7 @@ impl Default for SpecRequest {
             no_new_privileges: false,
             rlimits: Vec::new(),
             cgroups_path: None,
+            seccomp_unconfined: false,
         }
     }
 }
@@ -109,6 +113,7 @@ pub fn build(request: &SpecRequest) -> Spec {
             path: request.namespace_paths.get(&kind).cloned(),
         })
         .collect();
+    let capabilities = Capabilities::bounded(defaults::CAPABILITIES);
     let mut device_rules = limits::default_device_rules();
     device_rules.extend(request.resources.devices.iter().cloned());
     Spec {
@@ -119,7 +124,7 @@ pub fn build(request: &SpecRequest) -> Spec {
             args: request.args.clone(),
             env,
             cwd: request.cwd.clone(),
-            capabilities: Some(Capabilities::bounded(defaults::CAPABILITIES)),
+            capabilities: Some(capabilities.clone()),
             rlimits: request.rlimits.clone(),
             no_new_privileges: request.no_new_privileges,
             ..Default::default()
@@ -142,6 +147,9 @@ pub fn build(request: &SpecRequest) -> Spec {
                 .iter()
                 .map(|p| p.to_string())
                 .collect(),
+            // Docker's rule: the profile allows what the capabilities allow.
+            seccomp: (!request.seccomp_unconfined)
+                .then(|| seccomp::default_profile(&capabilities.bounding)),
             ..Default::default()
         }),
         ..Default::default()

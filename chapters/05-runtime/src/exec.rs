@@ -16,7 +16,7 @@ use namespaces::container::{self, ContainerSpec, SpawnOptions};
 use namespaces::namespace::{Namespace, NamespaceKind};
 use namespaces::rootfs::RootfsPlan;
 
-use crate::lifecycle::{console, load_spec, process_spec, relay_console};
+use crate::lifecycle::{SeccompSteps, console, load_spec, process_spec, relay_console};
 use crate::spec::Process;
 use crate::state::{StateDir, Status};
 
@@ -94,6 +94,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     }
     let spec = load_spec(&saved.bundle)?;
     let process = process(spec.process.clone().unwrap_or_default(), options)?;
+    let seccomp = SeccompSteps::new(&spec, &process)?;
     // Every namespace the container has, joined through its PID 1; the
     // user namespace first, since it owns the others.
     let mut kinds: Vec<NamespaceKind> = spec
@@ -130,7 +131,8 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
         exec_fifo: None,
         console_socket: console_theirs.as_ref().map(|s| s.as_raw_fd()),
     };
-    let mut process = container::spawn(&container_spec, &spawn_options)?;
+    // The container's seccomp profile applies to what runs in it.
+    let mut process = container::spawn_with(&container_spec, &spawn_options, &seccomp)?;
     let pid = process.pid();
     // In the container's cgroup before it runs: its limits apply to this
     // process too, and `kill --all` reaches it.

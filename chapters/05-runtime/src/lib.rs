@@ -6,7 +6,7 @@
 //! defaults from a small request (what `minirunc spec` writes, and what the
 //! engine will send for each `docker run`). [`lifecycle`] is runc's
 //! create/start/kill/delete on chapters 03 and 04, with [`state`] kept
-//! between its invocations; [`hooks`], [`sysctl`] and [`devices`] are the
+//! between its invocations; [`hooks`], [`sysctl`], [`devices`] and [`seccomp`] are the
 //! parts of config.json chapter 03 knows nothing of.
 
 pub mod builder;
@@ -14,6 +14,7 @@ pub mod devices;
 pub mod exec;
 pub mod hooks;
 pub mod lifecycle;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sysctl;

@@ -35,7 +35,7 @@ use nix::unistd::Pid;
 
 use crate::spec::{Device, Process, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
-use crate::{builder, devices, hooks, sysctl};
+use crate::{builder, devices, hooks, seccomp, sysctl};
 
 /// `create`'s and `run`'s options.
 #[derive(Clone, Debug, Default)]
@@ -324,6 +324,7 @@ impl Making {
 /// ([`SetupSteps`]): the spec's steps that must run in its namespaces.
 struct RuntimeSteps<'a> {
     saved: &'a Saved,
+    seccomp: SeccompSteps,
     devices: &'a [Device],
     bind_devices: bool,
     sysctls: Vec<(PathBuf, String)>,
@@ -355,12 +356,53 @@ impl SetupSteps for RuntimeSteps<'_> {
         hooks::run("createContainer", hooks, &state.oci_state(Status::Creating))
     }
 
+    fn before_user_switch(&self) -> anyhow::Result<()> {
+        self.seccomp.before_user_switch()
+    }
+
     fn before_exec(&self) -> anyhow::Result<()> {
         let hooks = &self.saved.hooks.start_container;
         let state = self.state();
-        hooks::run("startContainer", hooks, &state.oci_state(Status::Created))
+        hooks::run("startContainer", hooks, &state.oci_state(Status::Created))?;
+        self.seccomp.before_exec()
     }
 }
+
+// ANCHOR: seccomp_steps
+/// The seccomp filter, compiled by the runtime, loaded by the container
+/// process at the moment the module docs of [`crate::seccomp`] explain.
+pub struct SeccompSteps {
+    pub filter: Option<libseccomp::ScmpFilterContext>,
+    pub no_new_privileges: bool,
+}
+
+impl SeccompSteps {
+    /// Compiles `process`'s profile, if the config has one.
+    pub fn new(spec: &Spec, process: &Process) -> anyhow::Result<SeccompSteps> {
+        let profile = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+        Ok(SeccompSteps {
+            filter: profile.map(seccomp::compile).transpose()?,
+            no_new_privileges: process.no_new_privileges,
+        })
+    }
+}
+
+impl SetupSteps for SeccompSteps {
+    fn before_user_switch(&self) -> anyhow::Result<()> {
+        match &self.filter {
+            Some(filter) if !self.no_new_privileges => seccomp::load(filter),
+            _ => Ok(()),
+        }
+    }
+
+    fn before_exec(&self) -> anyhow::Result<()> {
+        match &self.filter {
+            Some(filter) if self.no_new_privileges => seccomp::load(filter),
+            _ => Ok(()),
+        }
+    }
+}
+// ANCHOR_END: seccomp_steps
 // ANCHOR_END: runtime_steps
 
 /// Everything `create` and `run` share: the container waits at the barrier
@@ -457,6 +499,7 @@ fn make(
         };
         let steps = RuntimeSteps {
             saved: &making.saved,
+            seccomp: SeccompSteps::new(&spec, spec.process.as_ref().context("no process")?)?,
             devices: &linux.devices,
             bind_devices: container_spec.rootfs.bind_devices,
             sysctls,

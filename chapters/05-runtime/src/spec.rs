@@ -144,6 +144,8 @@ pub struct Linux {
     pub masked_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readonly_paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
     /// Fields minirunc does not implement (yet): present and not empty,
     /// they are an error (see [`Spec::unsupported`]).
     #[serde(flatten)]
@@ -214,6 +216,51 @@ pub struct Cpu {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pids {
     pub limit: i64,
+}
+
+/// `linux.seccomp`, libseccomp's model (see [`crate::seccomp`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Seccomp {
+    pub default_action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno_ret: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub syscalls: Vec<SyscallRule>,
+    /// `listenerPath` and the like: refused when set.
+    #[serde(flatten)]
+    pub unsupported: BTreeMap<String, serde_json::Value>,
+}
+
+/// One rule: these calls get this action (if the conditions hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyscallRule {
+    pub names: Vec<String>,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno_ret: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<SeccompArg>,
+}
+
+/// A condition on argument `index` (0-5) of the call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompArg {
+    pub index: u32,
+    pub value: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub value_two: u64,
+    pub op: String,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// A device node to create in the container's /dev (`linux.devices`).
@@ -294,6 +341,9 @@ impl Spec {
         }
         if let Some(linux) = &self.linux {
             checks.push(("linux.", &linux.unsupported));
+            if let Some(seccomp) = &linux.seccomp {
+                checks.push(("linux.seccomp.", &seccomp.unsupported));
+            }
             if let Some(resources) = &linux.resources {
                 checks.push(("linux.resources.", &resources.unsupported));
                 if let Some(memory) = &resources.memory {
@@ -306,8 +356,7 @@ impl Spec {
         }
         for (section, fields) in checks {
             for (name, value) in fields {
-                // Labels only matter with SELinux; seccomp comes with
-                // chapter 05's second part.
+                // Labels only matter with SELinux.
                 if !is_unset(value) && name != "mountLabel" {
                     return refuse(format!("{section}{name}"));
                 }

@@ -579,7 +579,11 @@ fn privileged_a_namespace_joined_by_path_and_additional_gids() {
 #[test]
 fn privileged_exec_joins_the_running_container() {
     let f = Fixture::new(&["sleep", "30"]);
-    f.edit(|config| config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=from-config"]));
+    let profile = default_seccomp_profile(f.dir.path());
+    f.edit(|config| {
+        config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=from-config"]);
+        config["linux"]["seccomp"] = profile;
+    });
     let id = format!("exec-{}", std::process::id());
     f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
     assert_eq!(
@@ -620,6 +624,11 @@ fn privileged_exec_joins_the_running_container() {
         "echo $FOO; pwd; id -u; id -g",
     ]);
     assert_eq!(out, "bar\n/tmp\n1000\n1000\n");
+    // The container's seccomp filter applies to what is exec'd in it.
+    assert_eq!(
+        f.ok(&["exec", &id, "grep", "Seccomp:", "/proc/self/status"]),
+        "Seccomp:\t2\n"
+    );
     // Detached: it lives on in the container's cgroup, where `ps` finds it.
     let pid_file = f.dir.path().join("exec.pid");
     f.ok(&[
@@ -742,5 +751,79 @@ fn privileged_run_relays_a_terminal_and_create_needs_a_console_socket() {
         f.err(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]),
         "minirunc: cannot allocate tty if minirunc will detach without setting console socket"
     );
+    f.assert_nothing_left(&id);
+}
+
+/// `minirunc spec`'s seccomp profile: the default one, Docker's in effect.
+fn default_seccomp_profile(dir: &Path) -> serde_json::Value {
+    let bundle = dir.join("spec-bundle");
+    fs::create_dir_all(&bundle).unwrap();
+    let out = Command::new(MINIRUNC)
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    config["linux"]["seccomp"].clone()
+}
+
+#[test]
+fn privileged_the_default_seccomp_profile_blocks_what_docker_blocks() {
+    // Each call with its errno (busybox prints strerror); CAP_SYS_ADMIN is
+    // granted, so without the filter unshare and mount would succeed.
+    let script = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '; \
+        (unshare -U true && echo unshared) 2>&1 | sed 's/.*: //'; \
+        (mount -t tmpfs none /dev/shm && echo mounted) 2>&1 | sed 's/.*: //'; \
+        insmod /bin/busybox 2>&1 | sed 's/.*: //'; \
+        echo fine > /dev/shm/x && cat /dev/shm/x";
+    let f = Fixture::new(&["sh", "-c", script]);
+    let profile = default_seccomp_profile(f.dir.path());
+    f.edit(|config| {
+        config["linux"]["seccomp"] = profile.clone();
+        // runc's spec sets it; Docker leaves it off.
+        config["process"]["noNewPrivileges"] = false.into();
+        for set in ["bounding", "effective", "permitted"] {
+            let caps = config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap();
+            caps.push("CAP_SYS_ADMIN".into());
+        }
+    });
+    let run = |id: &str| {
+        let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), id]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let id = format!("seccomp-{}", std::process::id());
+    assert_eq!(
+        run(&id),
+        "NoNewPrivs: 0\nSeccomp: 2\nOperation not permitted\n\
+         permission denied (are you root?)\nOperation not permitted\nfine\n"
+    );
+    // No filter: the same calls reach the kernel. A kernel built without
+    // module loading (this CI machine's) answers insmod with ENOSYS, worded
+    // so by busybox; one with modules refuses it for want of CAP_SYS_MODULE.
+    f.edit(|config| config["linux"]["seccomp"] = serde_json::Value::Null);
+    let insmod = if Path::new("/proc/modules").exists() {
+        "Operation not permitted"
+    } else {
+        "kernel does not support requested operation"
+    };
+    assert_eq!(
+        run(&id),
+        format!("NoNewPrivs: 0\nSeccomp: 0\nunshared\nmounted\n{insmod}\nfine\n")
+    );
+    // With no_new_privs the filter is loaded last, just before execve.
+    f.edit(|config| {
+        config["linux"]["seccomp"] = profile.clone();
+        config["process"]["noNewPrivileges"] = true.into();
+    });
+    assert!(run(&id).starts_with("NoNewPrivs: 1\nSeccomp: 2\nOperation not permitted\n"));
     f.assert_nothing_left(&id);
 }
