@@ -86,50 +86,59 @@ impl MountOptions {
     }
 }
 
-/// A flag option and whether it clears the flag (`rw` clears `MS_RDONLY`).
+/// Flag options: the flag, and whether the option clears it (`rw` clears
+/// `MS_RDONLY`).
+pub const FLAG_OPTIONS: &[(&str, MsFlags, bool)] = &[
+    ("ro", MsFlags::MS_RDONLY, false),
+    ("rw", MsFlags::MS_RDONLY, true),
+    ("nosuid", MsFlags::MS_NOSUID, false),
+    ("suid", MsFlags::MS_NOSUID, true),
+    ("nodev", MsFlags::MS_NODEV, false),
+    ("dev", MsFlags::MS_NODEV, true),
+    ("noexec", MsFlags::MS_NOEXEC, false),
+    ("exec", MsFlags::MS_NOEXEC, true),
+    ("sync", MsFlags::MS_SYNCHRONOUS, false),
+    ("async", MsFlags::MS_SYNCHRONOUS, true),
+    ("dirsync", MsFlags::MS_DIRSYNC, false),
+    ("remount", MsFlags::MS_REMOUNT, false),
+    ("mand", MsFlags::MS_MANDLOCK, false),
+    ("nomand", MsFlags::MS_MANDLOCK, true),
+    ("atime", MsFlags::MS_NOATIME, true),
+    ("noatime", MsFlags::MS_NOATIME, false),
+    ("diratime", MsFlags::MS_NODIRATIME, true),
+    ("nodiratime", MsFlags::MS_NODIRATIME, false),
+    ("relatime", MsFlags::MS_RELATIME, false),
+    ("norelatime", MsFlags::MS_RELATIME, true),
+    ("strictatime", MsFlags::MS_STRICTATIME, false),
+    ("nostrictatime", MsFlags::MS_STRICTATIME, true),
+    ("bind", MsFlags::MS_BIND, false),
+    ("rbind", MsFlags::MS_BIND.union(MsFlags::MS_REC), false),
+];
+
+/// Propagation options, applied by a mount call of their own.
+pub const PROPAGATION_OPTIONS: &[(&str, MsFlags)] = &[
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+
 fn flag(option: &str) -> Option<(MsFlags, bool)> {
-    Some(match option {
-        "ro" => (MsFlags::MS_RDONLY, false),
-        "rw" => (MsFlags::MS_RDONLY, true),
-        "nosuid" => (MsFlags::MS_NOSUID, false),
-        "suid" => (MsFlags::MS_NOSUID, true),
-        "nodev" => (MsFlags::MS_NODEV, false),
-        "dev" => (MsFlags::MS_NODEV, true),
-        "noexec" => (MsFlags::MS_NOEXEC, false),
-        "exec" => (MsFlags::MS_NOEXEC, true),
-        "sync" => (MsFlags::MS_SYNCHRONOUS, false),
-        "async" => (MsFlags::MS_SYNCHRONOUS, true),
-        "dirsync" => (MsFlags::MS_DIRSYNC, false),
-        "remount" => (MsFlags::MS_REMOUNT, false),
-        "mand" => (MsFlags::MS_MANDLOCK, false),
-        "nomand" => (MsFlags::MS_MANDLOCK, true),
-        "atime" => (MsFlags::MS_NOATIME, true),
-        "noatime" => (MsFlags::MS_NOATIME, false),
-        "diratime" => (MsFlags::MS_NODIRATIME, true),
-        "nodiratime" => (MsFlags::MS_NODIRATIME, false),
-        "relatime" => (MsFlags::MS_RELATIME, false),
-        "norelatime" => (MsFlags::MS_RELATIME, true),
-        "strictatime" => (MsFlags::MS_STRICTATIME, false),
-        "nostrictatime" => (MsFlags::MS_STRICTATIME, true),
-        "bind" => (MsFlags::MS_BIND, false),
-        "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, false),
-        _ => return None,
-    })
+    FLAG_OPTIONS
+        .iter()
+        .find(|(name, _, _)| *name == option)
+        .map(|&(_, flag, clears)| (flag, clears))
 }
 
 fn propagation(option: &str) -> Option<MsFlags> {
-    let rec = MsFlags::MS_REC;
-    Some(match option {
-        "private" => MsFlags::MS_PRIVATE,
-        "rprivate" => MsFlags::MS_PRIVATE | rec,
-        "shared" => MsFlags::MS_SHARED,
-        "rshared" => MsFlags::MS_SHARED | rec,
-        "slave" => MsFlags::MS_SLAVE,
-        "rslave" => MsFlags::MS_SLAVE | rec,
-        "unbindable" => MsFlags::MS_UNBINDABLE,
-        "runbindable" => MsFlags::MS_UNBINDABLE | rec,
-        _ => return None,
-    })
+    PROPAGATION_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == option)
+        .map(|&(_, flags)| flags)
 }
 
 #[cfg(test)]

@@ -101,6 +101,13 @@ impl CapabilitySets {
     }
 }
 
+/// Every capability this kernel and the caps crate know, as `CAP_*` names.
+pub fn known_capabilities() -> Vec<String> {
+    let mut names: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    names.sort();
+    names
+}
+
 // ANCHOR: switch_user
 /// Becomes `process.user` with exactly `process.capabilities`.
 pub fn switch_user(process: &ProcessSpec) -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use namespaces::container::{self, ContainerSpec, SpawnOptions};
 use namespaces::namespace::{Namespace, NamespaceKind};
 use namespaces::rootfs::RootfsPlan;
 
-use crate::lifecycle::{SeccompSteps, console, load_spec, process_spec, relay_console};
+use crate::lifecycle::{ProcessSteps, console, load_spec, process_spec, relay_console};
 use crate::spec::Process;
 use crate::state::{StateDir, Status};
 
@@ -94,7 +94,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     }
     let spec = load_spec(&saved.bundle)?;
     let process = process(spec.process.clone().unwrap_or_default(), options)?;
-    let seccomp = SeccompSteps::new(&spec, &process)?;
+    let steps = ProcessSteps::new(&spec, &process)?;
     // Every namespace the container has, joined through its PID 1; the
     // user namespace first, since it owns the others.
     let mut kinds: Vec<NamespaceKind> = spec
@@ -132,7 +132,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
         console_socket: console_theirs.as_ref().map(|s| s.as_raw_fd()),
     };
     // The container's seccomp profile applies to what runs in it.
-    let mut process = container::spawn_with(&container_spec, &spawn_options, &seccomp)?;
+    let mut process = container::spawn_with(&container_spec, &spawn_options, &steps)?;
     let pid = process.pid();
     // In the container's cgroup before it runs: its limits apply to this
     // process too, and `kill --all` reaches it.

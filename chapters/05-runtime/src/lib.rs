@@ -9,12 +9,26 @@
 //! between its invocations; [`hooks`], [`sysctl`], [`devices`] and [`seccomp`] are the
 //! parts of config.json chapter 03 knows nothing of.
 
+pub mod apparmor;
 pub mod builder;
 pub mod devices;
 pub mod exec;
+pub mod features;
 pub mod hooks;
 pub mod lifecycle;
 pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod sysctl;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `minirunc --debug`: the few debug lines go to stderr.
+pub static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// One debug line, shown under `--debug` only.
+pub fn debug(message: &str) {
+    if DEBUG.load(Ordering::Relaxed) {
+        eprintln!("minirunc: debug: {message}");
+    }
+}

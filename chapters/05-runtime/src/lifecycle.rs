@@ -33,9 +33,9 @@ use namespaces::rootfs::{RootSwitch, RootfsPlan};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::spec::{Device, Process, Spec};
+use crate::spec::{ConsoleSize, Device, Process, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
-use crate::{builder, devices, hooks, seccomp, sysctl};
+use crate::{apparmor, builder, devices, hooks, seccomp, sysctl};
 
 /// `create`'s and `run`'s options.
 #[derive(Clone, Debug, Default)]
@@ -324,7 +324,7 @@ impl Making {
 /// ([`SetupSteps`]): the spec's steps that must run in its namespaces.
 struct RuntimeSteps<'a> {
     saved: &'a Saved,
-    seccomp: SeccompSteps,
+    process: ProcessSteps,
     devices: &'a [Device],
     bind_devices: bool,
     sysctls: Vec<(PathBuf, String)>,
@@ -357,38 +357,70 @@ impl SetupSteps for RuntimeSteps<'_> {
     }
 
     fn before_user_switch(&self) -> anyhow::Result<()> {
-        self.seccomp.before_user_switch()
+        self.process.before_user_switch()
     }
 
     fn before_exec(&self) -> anyhow::Result<()> {
         let hooks = &self.saved.hooks.start_container;
         let state = self.state();
         hooks::run("startContainer", hooks, &state.oci_state(Status::Created))?;
-        self.seccomp.before_exec()
+        self.process.before_exec()
     }
 }
 
-// ANCHOR: seccomp_steps
-/// The seccomp filter, compiled by the runtime, loaded by the container
-/// process at the moment the module docs of [`crate::seccomp`] explain.
-pub struct SeccompSteps {
+// ANCHOR: process_steps
+/// What the container process does for its `process` section that chapter
+/// 03 does not: the terminal's size, the AppArmor profile, and the seccomp filter (compiled by the
+/// runtime, loaded at the moment the docs of [`crate::seccomp`] explain).
+/// `create` and `exec` both use it.
+pub struct ProcessSteps {
     pub filter: Option<libseccomp::ScmpFilterContext>,
     pub no_new_privileges: bool,
+    pub console_size: Option<ConsoleSize>,
+    /// Only where AppArmor is enabled.
+    pub apparmor_profile: Option<String>,
 }
 
-impl SeccompSteps {
-    /// Compiles `process`'s profile, if the config has one.
-    pub fn new(spec: &Spec, process: &Process) -> anyhow::Result<SeccompSteps> {
+impl ProcessSteps {
+    /// Compiles the config's seccomp profile, if it has one, for `process`.
+    pub fn new(spec: &Spec, process: &Process) -> anyhow::Result<ProcessSteps> {
         let profile = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
-        Ok(SeccompSteps {
+        let mut apparmor_profile = process.apparmor_profile.clone().filter(|p| !p.is_empty());
+        if let Some(name) = &apparmor_profile {
+            if !apparmor::enabled() {
+                crate::debug(&format!(
+                    "AppArmor is not enabled on this host: apparmorProfile {name:?} ignored"
+                ));
+                apparmor_profile = None;
+            }
+        }
+        Ok(ProcessSteps {
             filter: profile.map(seccomp::compile).transpose()?,
             no_new_privileges: process.no_new_privileges,
+            console_size: process.console_size.filter(|_| process.terminal),
+            apparmor_profile,
         })
     }
 }
 
-impl SetupSteps for SeccompSteps {
+impl SetupSteps for ProcessSteps {
     fn before_user_switch(&self) -> anyhow::Result<()> {
+        if let Some(size) = self.console_size {
+            // stdin is the pty's slave by now; either end takes the size.
+            let winsize = libc::winsize {
+                ws_row: size.height as u16,
+                ws_col: size.width as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCSWINSZ reads one struct winsize.
+            if unsafe { libc::ioctl(0, libc::TIOCSWINSZ, &winsize) } < 0 {
+                return Err(std::io::Error::last_os_error()).context("ioctl(TIOCSWINSZ)");
+            }
+        }
+        if let Some(profile) = &self.apparmor_profile {
+            apparmor::apply_on_exec(profile)?;
+        }
         match &self.filter {
             Some(filter) if !self.no_new_privileges => seccomp::load(filter),
             _ => Ok(()),
@@ -402,7 +434,7 @@ impl SetupSteps for SeccompSteps {
         }
     }
 }
-// ANCHOR_END: seccomp_steps
+// ANCHOR_END: process_steps
 // ANCHOR_END: runtime_steps
 
 /// Everything `create` and `run` share: the container waits at the barrier
@@ -499,7 +531,7 @@ fn make(
         };
         let steps = RuntimeSteps {
             saved: &making.saved,
-            seccomp: SeccompSteps::new(&spec, spec.process.as_ref().context("no process")?)?,
+            process: ProcessSteps::new(&spec, spec.process.as_ref().context("no process")?)?,
             devices: &linux.devices,
             bind_devices: container_spec.rootfs.bind_devices,
             sysctls,

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use runtime::builder::{self, SpecRequest};
 use runtime::exec::{self, ExecOptions};
+use runtime::features;
 use runtime::lifecycle::{self, CreateOptions};
 use runtime::state::StateDir;
 
@@ -26,7 +27,7 @@ struct Cli {
     /// The log file's format.
     #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
-    /// Accepted for runc compatibility; minirunc has no debug output.
+    /// A few more lines on stderr (what minirunc ignores, and why).
     #[arg(long, global = true)]
     debug: bool,
     /// The systemd cgroup driver (not supported: the cgroupfs driver is used).
@@ -121,14 +122,22 @@ enum Command {
     Resume { id: String },
     /// Run one more process in a running container.
     Exec(ExecArgs),
+    /// What this runtime supports, as JSON (runtime-spec features.md).
+    Features,
     /// The containers under --root.
     List,
     /// The processes in a container.
-    Ps { id: String },
+    Ps {
+        /// `table` (ps -f) or `json` (the PIDs).
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+    },
 }
 
 fn main() {
     let cli: Cli = namespaces::cli::parse_args();
+    runtime::DEBUG.store(cli.debug, std::sync::atomic::Ordering::Relaxed);
     let states = StateDir {
         root: cli.root.clone(),
     };
@@ -174,7 +183,7 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
         Command::State { id } => {
             let saved = states.load(&id)?;
             let state = saved.oci_state(states.status(&saved));
-            println!("{}", serde_json::to_string_pretty(&state)?);
+            output(&serde_json::to_string_pretty(&state)?)?;
         }
         Command::Kill { all, id, signal } => {
             lifecycle::kill(states, &id, lifecycle::parse_signal(&signal)?, all)?
@@ -197,8 +206,9 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
             };
             return exec::exec(states, &args.id, &options);
         }
+        Command::Features => output(&serde_json::to_string_pretty(&features::features())?)?,
         Command::List => list(states)?,
-        Command::Ps { id } => ps(states, &id)?,
+        Command::Ps { format, id } => ps(states, &id, &format)?,
     }
     Ok(0)
 }
@@ -219,16 +229,25 @@ fn spec(bundle: &Path) -> anyhow::Result<()> {
 }
 // ANCHOR_END: spec_command
 
+/// Prints `text` and a newline. A reader that went away (`minirunc list |
+/// head -1`) is not an error: the rest is simply not wanted.
+fn output(text: &str) -> anyhow::Result<()> {
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
 fn list(states: &StateDir) -> anyhow::Result<()> {
-    println!(
+    let mut table = format!(
         "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
         "ID", "PID", "STATUS", "BUNDLE", "CREATED"
     );
     for id in states.ids()? {
         let saved = states.load(&id)?;
         let state = saved.oci_state(states.status(&saved));
-        println!(
-            "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+        table += &format!(
+            "\n{:<20} {:<8} {:<10} {:<40} {:<32} {}",
             state.id,
             state.pid,
             state.status,
@@ -237,15 +256,19 @@ fn list(states: &StateDir) -> anyhow::Result<()> {
             state.owner
         );
     }
-    Ok(())
+    output(&table)
 }
 
-fn ps(states: &StateDir, id: &str) -> anyhow::Result<()> {
+fn ps(states: &StateDir, id: &str, format: &str) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     let pids = cgroups::manager_at(&saved.cgroup_path)?.pids()?;
+    // containerd's shim asks for JSON: the PIDs, for `docker top`.
+    if format == "json" {
+        let pids: Vec<i32> = pids.iter().map(|p| p.as_raw()).collect();
+        return output(&serde_json::to_string(&pids)?);
+    }
     if pids.is_empty() {
-        println!("PID");
-        return Ok(());
+        return output("PID");
     }
     let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
     let status = std::process::Command::new("ps")

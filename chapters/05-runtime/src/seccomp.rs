@@ -29,6 +29,52 @@ use crate::spec::{Seccomp, SeccompArg, SyscallRule};
 /// EPERM: what a refused call returns unless the profile says otherwise.
 const EPERM: u32 = 1;
 
+/// The actions [`compile`] understands (`minirunc features` lists them).
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_TRACE",
+];
+
+/// The argument comparisons [`compile`] understands.
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
+
+/// The architectures libseccomp 2.5 knows by these names.
+pub const ARCHITECTURES: &[&str] = &[
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+];
+
 fn action(name: &str, errno: Option<u32>) -> anyhow::Result<ScmpAction> {
     Ok(match name {
         "SCMP_ACT_ALLOW" => ScmpAction::Allow,
@@ -350,6 +396,23 @@ mod tests {
                 .iter()
                 .any(|r| r.names.iter().any(|n| n == "mount"))
         );
+    }
+
+    #[test]
+    fn what_features_lists_is_what_compile_takes() {
+        for name in ACTIONS {
+            action(name, None).unwrap();
+        }
+        for op in OPERATORS {
+            let arg = SeccompArg {
+                op: op.to_string(),
+                ..Default::default()
+            };
+            condition(&arg).unwrap();
+        }
+        for arch in ARCHITECTURES {
+            arch.parse::<ScmpArch>().unwrap();
+        }
     }
 
     #[test]

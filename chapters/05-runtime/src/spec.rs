@@ -63,7 +63,7 @@ pub struct Process {
     pub no_new_privileges: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,
-    /// Needs AppArmor support: refused if set.
+    /// Applied where AppArmor is enabled, ignored where it is not (runc's rule).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apparmor_profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,13 +319,6 @@ impl Spec {
     pub fn unsupported(&self) -> Result<(), Unsupported> {
         let refuse = |what: String| Err(Unsupported(what));
         if let Some(process) = &self.process {
-            if process
-                .apparmor_profile
-                .as_deref()
-                .is_some_and(|p| !p.is_empty())
-            {
-                return refuse("process.apparmorProfile (AppArmor)".into());
-            }
             if process
                 .selinux_label
                 .as_deref()

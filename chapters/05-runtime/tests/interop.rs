@@ -110,3 +110,39 @@ fn spec_refuses_to_overwrite_a_config() {
         "{}"
     );
 }
+
+#[test]
+fn features_has_runcs_shape_and_names_what_minirunc_does() {
+    let out = Command::new(env!("CARGO_BIN_EXE_minirunc"))
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "ociVersionMin",
+        "ociVersionMax",
+        "hooks",
+        "mountOptions",
+        "linux",
+    ] {
+        assert!(ours.get(key).is_some(), "no {key} in {ours:#}");
+    }
+    let has =
+        |list: &serde_json::Value, name: &str| list.as_array().unwrap().iter().any(|v| v == name);
+    assert!(has(&ours["hooks"], "createContainer"));
+    assert!(has(&ours["mountOptions"], "rbind") && has(&ours["mountOptions"], "rslave"));
+    assert!(has(&ours["linux"]["namespaces"], "cgroup"));
+    assert!(has(&ours["linux"]["capabilities"], "CAP_SYS_ADMIN"));
+    assert!(has(&ours["linux"]["seccomp"]["actions"], "SCMP_ACT_ERRNO"));
+    assert_eq!(ours["linux"]["cgroup"]["systemd"], false);
+    // runc answers the same question in the same shape.
+    if let Ok(out) = Command::new("runc").arg("features").output() {
+        if out.status.success() {
+            let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            for key in ["hooks", "mountOptions", "linux"] {
+                assert!(theirs.get(key).is_some(), "runc has no {key}");
+            }
+        }
+    }
+}

@@ -177,6 +177,8 @@ fn privileged_create_start_kill_delete() {
     assert_eq!(f.status(&id), "running");
     let ps = f.ok(&["ps", &id]);
     assert!(ps.contains("sleep 30"), "{ps}");
+    // containerd's shim asks `ps --format json` for `docker top`.
+    assert_eq!(f.ok(&["ps", "--format", "json", &id]), format!("[{pid}]\n"));
     assert_eq!(
         f.err(&["start", &id]),
         "minirunc: cannot start an already running container"
@@ -825,5 +827,66 @@ fn privileged_the_default_seccomp_profile_blocks_what_docker_blocks() {
         config["process"]["noNewPrivileges"] = true.into();
     });
     assert!(run(&id).starts_with("NoNewPrivs: 1\nSeccomp: 2\nOperation not permitted\n"));
+    f.assert_nothing_left(&id);
+}
+
+#[test]
+fn privileged_the_console_socket_gets_the_terminal_of_the_given_size() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let f = Fixture::new(&["sh", "-c", "tty; stty size"]);
+    f.edit(|config| {
+        config["process"]["terminal"] = true.into();
+        config["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
+    });
+    // What containerd's shim does: listen, pass the path, receive the master.
+    let socket = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let id = format!("console-{}", std::process::id());
+    f.ok(&[
+        "create",
+        "--bundle",
+        f.bundle().to_str().unwrap(),
+        "--console-socket",
+        socket.to_str().unwrap(),
+        &id,
+    ]);
+    let (connection, _) = listener.accept().unwrap();
+    let master = namespaces::terminal::receive_master(connection.as_raw_fd()).unwrap();
+    f.ok(&["start", &id]);
+    let mut output = String::new();
+    let mut master = fs::File::from(master);
+    // EIO once the container's side is closed: the end of the output.
+    let _ = master.read_to_string(&mut output);
+    assert_eq!(output, "/dev/pts/0\r\n30 100\r\n");
+    f.ok(&["delete", "--force", &id]);
+    f.assert_nothing_left(&id);
+}
+
+#[test]
+fn privileged_an_apparmor_profile_is_applied_or_ignored_as_runc_does() {
+    let f = Fixture::new(&["cat", "/proc/self/attr/current"]);
+    // "unconfined" exists wherever AppArmor does.
+    f.edit(|config| config["process"]["apparmorProfile"] = "unconfined".into());
+    let id = format!("apparmor-{}", std::process::id());
+    let out = f.minirunc(&[
+        "--debug",
+        "run",
+        "--bundle",
+        f.bundle().to_str().unwrap(),
+        &id,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let enabled = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.starts_with('Y'));
+    if enabled {
+        assert!(out.status.success(), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("unconfined"));
+    } else {
+        assert!(
+            stderr.contains("minirunc: debug: AppArmor is not enabled on this host: apparmorProfile \"unconfined\" ignored"),
+            "{stderr}"
+        );
+    }
     f.assert_nothing_left(&id);
 }
