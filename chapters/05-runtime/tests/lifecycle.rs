@@ -890,3 +890,34 @@ fn privileged_an_apparmor_profile_is_applied_or_ignored_as_runc_does() {
     }
     f.assert_nothing_left(&id);
 }
+
+#[test]
+fn privileged_a_user_namespace_maps_root_to_an_unprivileged_range() {
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u",
+    ]);
+    f.edit(|config| {
+        config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        config["linux"]["uidMappings"] = map.clone();
+        config["linux"]["gidMappings"] = map;
+    });
+    let id = format!("userns-{}", std::process::id());
+    let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["0 100000 65536", "0 100000 65536", "0"]);
+    f.assert_nothing_left(&id);
+}
