@@ -16,7 +16,8 @@ use namespaces::container::{self, ContainerSpec, SpawnOptions};
 use namespaces::namespace::{Namespace, NamespaceKind};
 use namespaces::rootfs::RootfsPlan;
 
-use crate::lifecycle::{ProcessSteps, console, load_spec, process_spec, relay_console};
+use crate::lifecycle::{load_spec, process_spec};
+use crate::process::{ProcessSteps, console, relay_console};
 use crate::spec::Process;
 use crate::state::{StateDir, Status};
 

@@ -16,6 +16,7 @@ pub mod exec;
 pub mod features;
 pub mod hooks;
 pub mod lifecycle;
+pub mod process;
 pub mod seccomp;
 pub mod spec;
 pub mod state;
