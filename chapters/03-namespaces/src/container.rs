@@ -628,7 +628,10 @@ impl ChildSetup<'_> {
             .console_socket
             .filter(|_| spec.process.terminal)
         {
-            terminal::setup_in_container(socket, spec.process.user.uid)?;
+            // /dev/console is bound to the terminal of the container's first
+            // process only: a process joining the container's mounts (an
+            // exec) leaves it alone, as runc does.
+            terminal::setup_in_container(socket, spec.process.user.uid, mounts)?;
         }
         if mounts {
             rootfs::finish(&mut sys, &spec.rootfs)?;
@@ -673,6 +676,7 @@ impl ChildSetup<'_> {
                 .with_context(|| format!("opening the exec fifo through {reopen}"))?;
             fifo.write_all(b"0").context("writing to the exec fifo")?;
         }
+        exec::reset_signals()?;
         self.steps.before_exec()?;
         // 9. execve: the socket closes with it (close-on-exec).
         Err(exec::exec(&program, &spec.process.args, &spec.process.env))

@@ -148,6 +148,57 @@ pub fn close_on_exec_from(first: i32) -> anyhow::Result<()> {
 }
 // ANCHOR_END: close_on_exec
 
+// ANCHOR: reset_signals
+/// Every signal back to its default action, and none blocked. An ignored
+/// signal stays ignored across execve(2), and the signal mask stays too:
+/// without this the container's program would inherit ours — Rust ignores
+/// SIGPIPE at startup, and a runtime started under `nohup` (containerd's
+/// shim is) ignores SIGHUP — and `yes | head -1` would not end with
+/// SIGPIPE, nor `docker kill -s HUP` reach a shell's trap.
+pub fn reset_signals() -> anyhow::Result<()> {
+    // The kernel's struct sigaction (x86_64 and arm64 alike). The raw call,
+    // because the C library refuses the two real-time signals it keeps for
+    // itself (32, 33), and glibc's posix_spawn — which Rust's Command uses —
+    // leaves exactly those ignored in every program it starts.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=libc::SIGRTMAX() {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction reads one struct of the kernel's layout and
+        // installs no handler (SIG_DFL); 8 is the kernel's sigset size.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                8usize,
+            )
+        };
+    }
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+    .context("sigprocmask")?;
+    Ok(())
+}
+// ANCHOR_END: reset_signals
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,9 @@ use crate::syscalls::Linux;
 
 // ANCHOR: in_container
 /// In the container, after the switch to its root: a new pty whose slave
-/// becomes this process's terminal, and whose master goes to `socket`.
-pub fn setup_in_container(socket: RawFd, uid: u32) -> anyhow::Result<()> {
+/// becomes this process's terminal, and whose master goes to `socket`. With
+/// `console`, the slave is also bound onto /dev/console.
+pub fn setup_in_container(socket: RawFd, uid: u32, console: bool) -> anyhow::Result<()> {
     // /dev/ptmx is the symlink to pts/ptmx: the container's devpts instance.
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("opening /dev/ptmx")?;
@@ -44,7 +45,9 @@ pub fn setup_in_container(socket: RawFd, uid: u32) -> anyhow::Result<()> {
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     // The terminal belongs to the user who will type on it.
     nix::unistd::fchown(slave.as_raw_fd(), Some(uid.into()), None).context("fchown(pty)")?;
-    rootfs::mount_console(&mut Linux, Path::new(&slave_path))?;
+    if console {
+        rootfs::mount_console(&mut Linux, Path::new(&slave_path))?;
+    }
     let fds = [master.as_raw_fd()];
     sendmsg::<()>(
         socket,

@@ -98,7 +98,7 @@ impl V1Manager {
             let swap = r.memory_swap.unwrap_or(2 * memory as i64);
             if memsw.exists() {
                 write(&memsw, &swap.to_string())?;
-            } else if r.memory_swap.is_some() {
+            } else if r.memory_swap.is_some_and(|swap| swap != -1) {
                 bail!(
                     "--memory-swap: swap accounting is off in this kernel (boot with swapaccount=1)"
                 );

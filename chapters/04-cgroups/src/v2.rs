@@ -91,7 +91,7 @@ impl V2Manager {
             };
             if dir.join("memory.swap.max").exists() {
                 write(&dir.join("memory.swap.max"), &swap)?;
-            } else if r.memory_swap.is_some() {
+            } else if r.memory_swap.is_some_and(|swap| swap != -1) {
                 bail!("--memory-swap: this kernel has no swap controller (memory.swap.max)");
             }
         }

@@ -241,9 +241,13 @@ pub fn cgroup_resources(resources: &spec::Resources) -> anyhow::Result<limits::R
             access,
         });
     }
+    let memory_limit = positive(memory.limit);
     let resources = limits::Resources {
-        memory: positive(memory.limit),
-        memory_swap: memory.swap.filter(|s| *s != 0),
+        memory: memory_limit,
+        // No swap in config.json is no swap limit (dockerd sends none for
+        // --memory-swap -1, and the "as much swap again" default itself):
+        // chapter 04's own default must not apply here.
+        memory_swap: memory.swap.filter(|s| *s != 0).or(memory_limit.map(|_| -1)),
         memory_reservation: positive(memory.reservation),
         cpu_quota: positive(cpu.quota),
         cpu_period: cpu

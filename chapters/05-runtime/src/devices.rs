@@ -44,7 +44,9 @@ fn file_type(kind: &str) -> anyhow::Result<SFlag> {
 /// namespace mknod(2) is refused, so the host's nodes are bound instead.
 pub fn create(rootfs: &Path, devices: &[Device], bind: bool) -> anyhow::Result<()> {
     let mut sys = Linux;
-    for device in devices {
+    // /dev/ptmx is chapter 03's symlink to the container's own pts/ptmx:
+    // `docker run --privileged` lists the host's, which must not replace it.
+    for device in devices.iter().filter(|d| d.path != "/dev/ptmx") {
         // Resolved inside the rootfs: a symlink in /dev cannot point out.
         let target = sys.resolve(rootfs, &device.path)?;
         if let Some(parent) = target.parent() {

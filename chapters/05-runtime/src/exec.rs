@@ -120,7 +120,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
             rootfs: saved.rootfs.clone(),
             ..Default::default()
         },
-        process: process_spec(process),
+        process: process_spec(process, &saved.rootfs),
     };
     let (console_ours, console_theirs) = console(
         options.console_socket.as_deref(),

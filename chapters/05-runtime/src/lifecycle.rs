@@ -33,7 +33,7 @@ use namespaces::rootfs::{RootSwitch, RootfsPlan};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::process::{ProcessSteps, console, relay_console};
+use crate::process::{ProcessSteps, console, ensure_home, relay_console};
 use crate::spec::{Device, Process, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
 use crate::{builder, devices, hooks, sysctl};
@@ -137,6 +137,7 @@ pub fn container_spec(
         uid_mappings: linux.uid_mappings.clone(),
         gid_mappings: linux.gid_mappings.clone(),
         hostname: spec.hostname.clone().filter(|h| !h.is_empty()),
+        process: process_spec(process, &rootfs),
         rootfs: RootfsPlan {
             rootfs,
             mounts,
@@ -151,15 +152,16 @@ pub fn container_spec(
             readonly_rootfs: root.readonly,
             root_propagation,
         },
-        process: process_spec(process),
     })
 }
 
-/// config.json's process as chapter 03's.
-pub fn process_spec(process: Process) -> ProcessSpec {
+/// config.json's process as chapter 03's, run in `rootfs`.
+pub fn process_spec(process: Process, rootfs: &Path) -> ProcessSpec {
+    let mut env = process.env;
+    ensure_home(&mut env, rootfs, process.user.uid);
     ProcessSpec {
         args: process.args,
-        env: process.env,
+        env,
         cwd: process.cwd,
         user: process.user,
         capabilities: process.capabilities.unwrap_or_default(),
@@ -541,7 +543,9 @@ pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
 /// `minirunc kill`.
 pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::Result<()> {
     let saved = states.load(id)?;
-    if states.status(&saved) == Status::Stopped {
+    // With --all, a stopped init may have left processes behind (a
+    // container without its own PID namespace): they are still signalled.
+    if states.status(&saved) == Status::Stopped && !all {
         bail!("container not running");
     }
     if all {

@@ -119,3 +119,15 @@ impl SetupSteps for ProcessSteps {
     }
 }
 // ANCHOR_END: process_steps
+
+/// HOME, when the config's environment has none: the user's home in the
+/// image's /etc/passwd, or `/`. dockerd leaves this to the runtime, and
+/// runc does it.
+pub fn ensure_home(env: &mut Vec<String>, rootfs: &Path, uid: u32) {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return;
+    }
+    let home = namespaces::user::resolve(rootfs, &uid.to_string())
+        .map_or_else(|_| "/".to_string(), |resolved| resolved.home);
+    env.push(format!("HOME={home}"));
+}

@@ -921,3 +921,68 @@ fn privileged_a_user_namespace_maps_root_to_an_unprivileged_range() {
     assert_eq!(lines, ["0 100000 65536", "0 100000 65536", "0"]);
     f.assert_nothing_left(&id);
 }
+
+/// What Docker's engine relies on and runc does: found by running dockerd
+/// on minirunc (see the book).
+#[test]
+fn privileged_signals_home_swap_ptmx_and_repeated_terminals_as_runc_does() {
+    let script = "grep -E '^Sig(Blk|Ign)' /proc/self/status | tr -s '\\t' ' '; echo HOME=$HOME; \
+        cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null \
+        || cat /sys/fs/cgroup/memory.swap.max; sleep 30";
+    let f = Fixture::new(&["sh", "-c", script]);
+    f.edit(|config| {
+        // A limit on memory and none on swap: dockerd's `--memory-swap -1`.
+        config["linux"]["resources"]["memory"] = serde_json::json!({"limit": 33554432});
+        // `docker run --privileged` lists every host device, /dev/ptmx too.
+        config["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 438}
+        ]);
+    });
+    let id = format!("dockerish-{}", std::process::id());
+    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    f.ok(&["start", &id]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let out_file = f.dir.path().join("minirunc.out");
+    // The container writes to the stdout it inherited from create.
+    let mut seen = String::new();
+    while seen.lines().count() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container said: {seen}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        seen = fs::read_to_string(&out_file).unwrap_or_default();
+    }
+    assert_eq!(
+        seen.lines().collect::<Vec<_>>(),
+        [
+            "SigBlk: 0000000000000000",
+            "SigIgn: 0000000000000000",
+            "HOME=/root",
+            // Unlimited: no swap limit of its own.
+            if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                "max"
+            } else {
+                "9223372036854771712"
+            },
+        ]
+    );
+    // A terminal for every exec: /dev/console is the first process's only.
+    for _ in 0..2 {
+        let out = f.minirunc(&["exec", "-t", &id, "tty"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("/dev/pts/"));
+    }
+    // --all after the init is gone is not an error (containerd sends it).
+    f.ok(&["kill", &id, "KILL"]);
+    while f.status(&id) != "stopped" {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.ok(&["kill", "--all", &id, "KILL"]);
+    f.ok(&["delete", &id]);
+    f.assert_nothing_left(&id);
+}
