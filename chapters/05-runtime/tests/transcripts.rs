@@ -322,6 +322,8 @@ impl Session {
             (r#"("pid":\s*)[1-9][0-9]*"#, "${1}<pid>"),
             // Clock ticks since boot, in state.json.
             (r#"("start_time":\s*)[0-9]+"#, "${1}<ticks>"),
+            // `ps -f`'s C, the CPU share in percent: 0 but on a busy machine.
+            (r"(?m)^(root +<pid> +[0-9]+ +)[0-9]+ ", "${1}0 "),
             // `ps -f`'s start time.
             (
                 r"(?m)^(root +<pid> +[0-9]+ +[0-9]+ )[0-9]{2}:[0-9]{2} ",
