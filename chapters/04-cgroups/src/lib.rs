@@ -54,6 +54,9 @@ pub trait CgroupManager {
     /// Stops every task in the cgroup (they stay in memory, unscheduled).
     fn freeze(&self) -> anyhow::Result<()>;
     fn thaw(&self) -> anyhow::Result<()>;
+    /// New limits for an existing cgroup (`docker update`); the device
+    /// rules cannot change.
+    fn update(&mut self, resources: &Resources) -> anyhow::Result<()>;
     /// Whether the cgroup is frozen (`docker pause`d).
     fn frozen(&self) -> anyhow::Result<bool>;
     /// SIGKILL to every task, until none is left.

@@ -88,20 +88,38 @@ impl V1Manager {
                 }
             }
         }
-        let r = resources;
+        self.apply(resources)
+    }
+
+    /// Writes the limits `r` sets into the cgroup's files: at creation, and
+    /// again for `docker update`.
+    fn apply(&self, r: &Resources) -> anyhow::Result<()> {
         if let Some(memory) = r.memory {
             let dir = self.need("memory")?;
-            write(&dir.join("memory.limit_in_bytes"), &memory.to_string())?;
+            let limit = dir.join("memory.limit_in_bytes");
             // memory+swap: Docker's default with --memory alone is as much
             // swap again. The file exists only with swap accounting on.
             let memsw = dir.join("memory.memsw.limit_in_bytes");
             let swap = r.memory_swap.unwrap_or(2 * memory as i64);
+            // The kernel keeps memory ≤ memory+swap at every write: a memory
+            // limit above the current memory+swap one (an update that
+            // raises both) must wait until that one is raised.
+            let current_memsw = fs::read_to_string(&memsw)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let memsw_first = current_memsw.is_some_and(|current| memory > current);
+            if !memsw_first {
+                write(&limit, &memory.to_string())?;
+            }
             if memsw.exists() {
                 write(&memsw, &swap.to_string())?;
             } else if r.memory_swap.is_some_and(|swap| swap != -1) {
                 bail!(
                     "--memory-swap: swap accounting is off in this kernel (boot with swapaccount=1)"
                 );
+            }
+            if memsw_first {
+                write(&limit, &memory.to_string())?;
             }
         }
         if let Some(reservation) = r.memory_reservation {
@@ -216,6 +234,14 @@ impl CgroupManager for V1Manager {
 
     fn thaw(&self) -> anyhow::Result<()> {
         set_freezer(&self.need("freezer")?, "THAWED")
+    }
+
+    fn update(&mut self, resources: &Resources) -> anyhow::Result<()> {
+        resources.validate()?;
+        if !resources.devices.is_empty() {
+            bail!("device rules are set when a container is created, not updated");
+        }
+        self.apply(resources)
     }
 
     fn frozen(&self) -> anyhow::Result<bool> {

@@ -69,9 +69,15 @@ impl V2Manager {
         }
         fs::create_dir(&self.dir).with_context(|| format!("mkdir {}", self.dir.display()))?;
         self.made = true;
+        self.apply(r, &wanted)
+    }
+
+    /// Writes the limits `r` sets into the cgroup's files, for the
+    /// `available` controllers: at creation, and again for `docker update`.
+    fn apply(&self, r: &Resources, available: &[&str]) -> anyhow::Result<()> {
         let dir = &self.dir;
         let need = |controller: &str| -> anyhow::Result<()> {
-            if wanted.contains(&controller) {
+            if available.contains(&controller) {
                 Ok(())
             } else {
                 bail!(
@@ -204,6 +210,18 @@ impl CgroupManager for V2Manager {
 
     fn thaw(&self) -> anyhow::Result<()> {
         set_frozen(&self.dir, false)
+    }
+
+    fn update(&mut self, resources: &Resources) -> anyhow::Result<()> {
+        resources.validate()?;
+        if !resources.devices.is_empty() {
+            bail!("device rules are set when a container is created, not updated");
+        }
+        // What the parent handed down is what this cgroup's files control.
+        let path = self.dir.join("cgroup.controllers");
+        let available =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        self.apply(resources, &available.split_whitespace().collect::<Vec<_>>())
     }
 
     fn frozen(&self) -> anyhow::Result<bool> {

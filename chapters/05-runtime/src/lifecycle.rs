@@ -371,6 +371,12 @@ fn make(
         bail!("process.oomScoreAdj must be between -1000 and 1000");
     }
     let mut resources = builder::cgroup_resources(&linux.resources.clone().unwrap_or_default())?;
+    // No swap in config.json is no swap limit (dockerd sends none for
+    // --memory-swap -1, and applies the "as much swap again" default
+    // itself): chapter 04's own default must not apply here.
+    if resources.memory.is_some() && resources.memory_swap.is_none() {
+        resources.memory_swap = Some(-1);
+    }
     // The standard nodes minirunc creates in /dev must be usable whatever
     // the config's device rules say: runc appends the same allow rules.
     if !resources.devices.is_empty() {
@@ -556,6 +562,27 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::R
     }
     nix::sys::signal::kill(Pid::from_raw(saved.pid), signal)
         .with_context(|| format!("kill({}, {signal})", saved.pid))
+}
+
+/// `minirunc update --resources FILE ID`: new limits for a live container
+/// (`docker update`), as `linux.resources` JSON; zeros leave a limit as is.
+pub fn update(states: &StateDir, id: &str, json: &[u8]) -> anyhow::Result<()> {
+    let saved = states.load(id)?;
+    if states.status(&saved) == Status::Stopped {
+        bail!("container not running");
+    }
+    let oci: crate::spec::Resources =
+        serde_json::from_slice(json).context("the resources are not valid linux.resources JSON")?;
+    let unsupported = Spec {
+        linux: Some(crate::spec::Linux {
+            resources: Some(oci.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    unsupported.unsupported()?;
+    let resources = builder::cgroup_resources(&oci)?;
+    cgroups::manager_at(&saved.cgroup_path)?.update(&resources)
 }
 
 // ANCHOR: pause

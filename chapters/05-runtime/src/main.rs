@@ -116,6 +116,13 @@ enum Command {
     },
     /// Create, start and wait: the exit status is the container's.
     Run(CreateArgs),
+    /// New limits for a running container (`docker update`).
+    Update {
+        /// linux.resources as JSON, from this file (`-`: standard input).
+        #[arg(short, long)]
+        resources: PathBuf,
+        id: String,
+    },
     /// Freeze every process of a running container.
     Pause { id: String },
     /// Thaw a paused container.
@@ -190,6 +197,18 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
         }
         Command::Delete { force, id } => lifecycle::delete(states, &id, force)?,
         Command::Run(args) => return lifecycle::run(states, &args.id, &create_options(&args)),
+        Command::Update { resources, id } => {
+            let json = if resources.as_os_str() == "-" {
+                let mut json = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut json)
+                    .context("reading the resources from stdin")?;
+                json
+            } else {
+                std::fs::read(&resources)
+                    .with_context(|| format!("reading {}", resources.display()))?
+            };
+            lifecycle::update(states, &id, &json)?
+        }
         Command::Pause { id } => lifecycle::pause(states, &id)?,
         Command::Resume { id } => lifecycle::resume(states, &id)?,
         Command::Exec(args) => {

@@ -986,3 +986,64 @@ fn privileged_signals_home_swap_ptmx_and_repeated_terminals_as_runc_does() {
     f.ok(&["delete", &id]);
     f.assert_nothing_left(&id);
 }
+
+#[test]
+fn privileged_update_changes_the_limits_of_a_running_container() {
+    let f = Fixture::new(&["sleep", "30"]);
+    f.edit(|config| {
+        config["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 33554432, "swap": 67108864});
+    });
+    let id = format!("update-{}", std::process::id());
+    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    f.ok(&["start", &id]);
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let read = |controller: &str, file: &str| {
+        let dir = if v2 {
+            format!("/sys/fs/cgroup/minidocker/{id}")
+        } else {
+            format!("/sys/fs/cgroup/{controller}/minidocker/{id}")
+        };
+        fs::read_to_string(format!("{dir}/{file}"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let update = |json: &str| {
+        let path = f.dir.path().join("resources.json");
+        fs::write(&path, json).unwrap();
+        f.ok(&["update", "--resources", path.to_str().unwrap(), &id]);
+    };
+    // What containerd sends for `docker update --memory 128m --memory-swap
+    // 256m --pids-limit 50`: raising memory above the old memory+swap.
+    update(
+        r#"{"memory":{"limit":134217728,"reservation":0,"swap":268435456,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0},"pids":{"limit":50}}"#,
+    );
+    if v2 {
+        assert_eq!(read("memory", "memory.max"), "134217728");
+        assert_eq!(read("memory", "memory.swap.max"), "134217728");
+    } else {
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "134217728");
+        if Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+            assert_eq!(read("memory", "memory.memsw.limit_in_bytes"), "268435456");
+        }
+    }
+    assert_eq!(read("pids", "pids.max"), "50");
+    // And down again, below the old memory limit.
+    update(r#"{"memory":{"limit":16777216,"swap":33554432}}"#);
+    let file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    assert_eq!(read("memory", file), "16777216");
+    let path = f.dir.path().join("bad.json");
+    fs::write(&path, r#"{"blockIO":{"weight":500}}"#).unwrap();
+    let err = f.err(&["update", "--resources", path.to_str().unwrap(), &id]);
+    assert_eq!(
+        err,
+        "minirunc: config.json asks for linux.resources.blockIO, which minirunc does not support"
+    );
+    f.ok(&["delete", "--force", &id]);
+    f.assert_nothing_left(&id);
+}
