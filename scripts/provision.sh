@@ -142,18 +142,17 @@ ensure_mdbook() {
 }
 
 # The docker CLI, to drive our daemon. Only where there is no docker at all.
-ensure_docker_cli() {
-    if command -v docker >/dev/null; then
-        echo "docker: $(docker --version) already installed"
+ensure_docker() {
+    # Chapter 05 plugs minirunc into the real engine: dockerd is needed, and
+    # a docker CLI alone does not count.
+    if command -v dockerd >/dev/null; then
+        echo "docker: $(dockerd --version) already installed"
         return
     fi
-    if available docker-cli; then
-        apt_ensure docker-cli                  # Debian 13: the CLI alone, no daemon
-        return
-    fi
-    # Debian 12 and Ubuntu 24.04 ship the CLI inside docker.io, with dockerd and
-    # containerd. A policy-rc.d that exits 101 tells the package scripts "do not
-    # start services"; then we disable what the packages enabled.
+    # Debian 12 and Ubuntu 24.04 ship dockerd, containerd and a CLI in
+    # docker.io. A policy-rc.d that exits 101 tells the package scripts "do
+    # not start services"; then we disable what the packages enabled: the
+    # tests start their own dockerd, isolated.
     local had_containerd=false own_policy=false
     command -v containerd >/dev/null && had_containerd=true
     if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -171,7 +170,7 @@ ensure_docker_cli() {
         systemctl disable -q "${units[@]}" 2>/dev/null || true
         if [ -d /run/systemd/system ]; then systemctl stop "${units[@]}" 2>/dev/null || true; fi
     fi
-    echo "docker: installed docker.io for its CLI; ${units[*]} left disabled"
+    echo "docker: installed docker.io (dockerd, containerd, CLI); ${units[*]} left disabled"
 }
 
 # Vagrant, to check the Vagrantfile (`vagrant validate`). Not inside the
@@ -193,7 +192,7 @@ ensure_rust
 ensure_mdbook
 if $with_tests; then
     apt_ensure "${TEST_PACKAGES[@]}"
-    ensure_docker_cli
+    ensure_docker
     ensure_vagrant
 fi
 echo "provision: done"
