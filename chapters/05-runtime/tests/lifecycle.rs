@@ -827,6 +827,29 @@ fn privileged_the_default_seccomp_profile_blocks_what_docker_blocks() {
         config["process"]["noNewPrivileges"] = true.into();
     });
     assert!(run(&id).starts_with("NoNewPrivs: 1\nSeccomp: 2\nOperation not permitted\n"));
+    // reboot(2), with CAP_SYS_BOOT held: in a PID namespace it would end
+    // the container's init; the filter refuses it first.
+    f.edit(|config| {
+        config["process"]["args"] = serde_json::json!(["sh", "-c", "reboot -f; echo still here"]);
+        for set in ["bounding", "effective", "permitted"] {
+            let caps = config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap();
+            caps.push("CAP_SYS_BOOT".into());
+        }
+    });
+    let out = f.minirunc(&["run", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "still here\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     f.assert_nothing_left(&id);
 }
 
