@@ -3,7 +3,7 @@
 # behind when they crash: daemons, stale sockets, mounts, cgroups, links.
 #
 #   sudo scripts/reset.sh           processes, sockets, mounts, cgroups, links
-#   sudo scripts/reset.sh --state   also the state dirs /run/minirunc, /run/minidocker
+#   sudo scripts/reset.sh --state   also the state dirs /run/minirunc, /run/minishim, /run/minidocker
 #   sudo scripts/reset.sh --all     also the data roots under /var/lib (images, containers)
 #
 # It touches only what the workshop owns: our binary names, our paths, our
@@ -46,6 +46,7 @@ MOUNT_ROOTS=(
 )
 STATE_DIRS=(
     "$P/run/minirunc"
+    "$P/run/minishim"   # a live shim exits once its container is deleted
     "$P/run/minidocker"
 )
 DATA_DIRS=(

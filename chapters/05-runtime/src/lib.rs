@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod lifecycle;
 pub mod process;
 pub mod seccomp;
+pub mod shim;
 pub mod spec;
 pub mod state;
 pub mod sysctl;

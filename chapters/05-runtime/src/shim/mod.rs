@@ -1,0 +1,634 @@
+//! minishim: the process that stays with a container.
+//!
+//! A runtime exits as soon as the container is created (chapter 05's first
+//! part), so somebody else must hold the container's stdio, collect its
+//! exit status and outlive the engine's restarts. containerd starts one
+//! shim per container for that; the engine (final/) starts one minishim.
+//!
+//! # The contract
+//!
+//! **Start.** `minishim --bundle DIR --id ID --exec-root DIR [--runtime
+//! PATH] [--runtime-root DIR] [--log-file FILE] [--log-max-size BYTES]
+//! [--log-max-files N] [--tty] [--stdin]`. The process forks; the child
+//! starts a session of its own, becomes a child subreaper and runs
+//! `RUNTIME create` for the bundle (the container is created, not started:
+//! an engine can attach before there is any output). The first process
+//! waits for the child's report on a pipe, then exits: 0 with the control
+//! socket's path on stdout, or the failure on stderr (`minishim: MESSAGE`)
+//! with Docker's exit code for it (127: command not found, 126: not
+//! executable, 1 otherwise). The shim lives on, detached.
+//!
+//! **Where.** Everything is in `EXEC_ROOT/SHORT/`, SHORT the first 12
+//! characters of the ID (a Unix socket's path must fit in 108 bytes):
+//! `ctl.sock` (the control socket), `status.json`, `init.pid`,
+//! `runtime.log` (the runtime's errors, JSON), and the log,
+//! `ID-json.log`, unless `--log-file` says otherwise.
+//!
+//! **Control socket.** One JSON request per line, one JSON answer per line:
+//! see [`control::Request`]. Any number of clients, at any time.
+//!
+//! **Status file.** `status.json`, replaced atomically on every change:
+//! `{"id","pid","status":"created|running|exited","exit_code","signal",
+//! "oom_killed","created_at","started_at","finished_at"}` (RFC 3339 times).
+//! When the container has exited, the shim has run `RUNTIME delete`,
+//! answered its waiters, removed its socket and exited, the status file
+//! stays for the engine to collect. An engine that restarts finds the live
+//! shims by listing EXEC_ROOT and connecting to each `ctl.sock`.
+
+pub mod control;
+pub mod log;
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+use serde::{Deserialize, Serialize};
+
+use control::Request;
+use log::{JsonFileLog, LineSplitter};
+
+/// How the shim was started.
+#[derive(Clone, Debug)]
+pub struct ShimOptions {
+    pub bundle: PathBuf,
+    pub id: String,
+    pub exec_root: PathBuf,
+    pub runtime: PathBuf,
+    pub runtime_root: PathBuf,
+    pub log_file: Option<PathBuf>,
+    pub log_max_size: u64,
+    pub log_max_files: u32,
+    pub tty: bool,
+    pub stdin: bool,
+}
+
+impl ShimOptions {
+    /// `EXEC_ROOT/SHORT`.
+    pub fn dir(&self) -> PathBuf {
+        let short: String = self.id.chars().take(12).collect();
+        self.exec_root.join(short)
+    }
+}
+
+// ANCHOR: status
+/// `status.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShimStatus {
+    pub id: String,
+    pub pid: i32,
+    /// created, running or exited.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// The signal that ended it (`SIGKILL`), if one did.
+    pub signal: Option<String>,
+    pub oom_killed: bool,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+// ANCHOR_END: status
+
+fn now() -> String {
+    humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
+}
+
+// ANCHOR: spawn
+/// The first process: forks the shim and waits for its report. Returns the
+/// exit code (0, or Docker's code for the failure).
+pub fn spawn(options: &ShimOptions) -> anyhow::Result<i32> {
+    crate::state::check_id(&options.id)?;
+    let config = options.bundle.join("config.json");
+    if !config.is_file() {
+        bail!("{} does not exist", config.display());
+    }
+    let dir = options.dir();
+    fs::create_dir_all(&options.exec_root)
+        .with_context(|| format!("creating {}", options.exec_root.display()))?;
+    match fs::create_dir(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!(
+                "{} exists: a shim for this ID (or its first 12 characters) ran here",
+                dir.display()
+            )
+        }
+        other => other.with_context(|| format!("creating {}", dir.display()))?,
+    }
+    let (report_read, report_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+    // SAFETY: this process is single-threaded here (main calls us first),
+    // so the child's copy of memory has no lock held by a vanished thread.
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        ForkResult::Child => {
+            drop(report_read);
+            let report = File::from(report_write);
+            let code = match serve(options, report) {
+                Ok(()) => 0,
+                Err(e) => {
+                    let _ = fs::write(dir.join("shim.log"), format!("{e:#}\n"));
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+        ForkResult::Parent { .. } => {
+            drop(report_write);
+            let mut report = String::new();
+            File::from(report_read)
+                .read_to_string(&mut report)
+                .context("reading the shim's report")?;
+            let report = report.trim_end();
+            if report == "ok" {
+                println!("{}", dir.join("ctl.sock").display());
+                return Ok(0);
+            }
+            let (code, message) = report
+                .strip_prefix("error ")
+                .and_then(|rest| rest.split_once(' '))
+                .map(|(code, message)| (code.parse().unwrap_or(1), message.to_string()))
+                .unwrap_or((1, format!("the shim died before reporting ({report:?})")));
+            // Nothing lives on: the directory goes too.
+            let _ = fs::remove_dir_all(&dir);
+            eprintln!("minishim: {message}");
+            Ok(code)
+        }
+    }
+}
+// ANCHOR_END: spawn
+
+/// What the connection threads share with the main one.
+struct Shared {
+    options: ShimOptions,
+    status: Mutex<ShimStatus>,
+    exited: Condvar,
+    /// Where the output goes besides the log.
+    subscribers: Mutex<Vec<Subscriber>>,
+    /// The container's stdin (with `--stdin`), until closed.
+    stdin: Mutex<Option<File>>,
+    /// The terminal's master (with `--tty`), for resize.
+    master: Option<File>,
+}
+
+struct Subscriber {
+    stream: UnixStream,
+    stdout: bool,
+    stderr: bool,
+}
+
+impl Shared {
+    fn save(&self, status: &ShimStatus) {
+        let path = self.options.dir().join("status.json");
+        if let Ok(text) = serde_json::to_vec_pretty(status) {
+            let _ = images::atomic::write_file(&path, &text);
+        }
+    }
+
+    /// Runs `runtime ARGS`; its error message if it fails.
+    fn run_runtime(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = runtime_command(&self.options)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running {}", self.options.runtime.display()))?;
+        if !out.status.success() {
+            bail!("{}", runtime_error(&out.stderr));
+        }
+        Ok(())
+    }
+}
+
+/// `RUNTIME --root … --log DIR/runtime.log --log-format json`, in the
+/// bundle: how containerd's shim calls runc, too.
+fn runtime_command(options: &ShimOptions) -> Command {
+    let mut command = Command::new(&options.runtime);
+    command
+        .arg("--root")
+        .arg(&options.runtime_root)
+        .arg("--log")
+        .arg(options.dir().join("runtime.log"))
+        .args(["--log-format", "json"])
+        .current_dir(&options.bundle);
+    command
+}
+
+/// The runtime's error line, without its "minirunc: " prefix.
+fn runtime_error(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text.lines().last().unwrap_or("the runtime failed").trim();
+    line.split_once(": ")
+        .filter(|(program, _)| !program.contains(' '))
+        .map_or(line, |(_, message)| message)
+        .to_string()
+}
+
+// ANCHOR: serve
+/// The shim itself, in the forked child.
+fn serve(options: &ShimOptions, mut report: File) -> anyhow::Result<()> {
+    // A session of its own: no terminal, no signal meant for the engine's
+    // process group. A subreaper: the container's init, orphaned when
+    // `runtime create` exits, is re-parented to us rather than to PID 1.
+    nix::unistd::setsid().context("setsid")?;
+    nix::sys::prctl::set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    let dir = options.dir();
+    // Our own stdio goes nowhere: the caller's terminal or pipe is not ours.
+    let null = File::options().read(true).write(true).open("/dev/null")?;
+    for fd in 0..=2 {
+        nix::unistd::dup2(null.as_raw_fd(), fd).context("dup2(/dev/null)")?;
+    }
+    let listener = UnixListener::bind(dir.join("ctl.sock"))
+        .with_context(|| format!("binding {}", dir.join("ctl.sock").display()))?;
+    let created = create(options);
+    let (init, stdout, stderr, stdin, master) = match created {
+        Ok(created) => created,
+        Err((code, message)) => {
+            let _ = writeln!(report, "error {code} {}", message.replace('\n', " "));
+            std::process::exit(code);
+        }
+    };
+    let status = ShimStatus {
+        id: options.id.clone(),
+        pid: init.as_raw(),
+        status: "created".into(),
+        created_at: now(),
+        ..Default::default()
+    };
+    let shared = Arc::new(Shared {
+        options: options.clone(),
+        status: Mutex::new(status.clone()),
+        exited: Condvar::new(),
+        subscribers: Mutex::new(Vec::new()),
+        stdin: Mutex::new(stdin),
+        master: master.as_ref().map(|m| m.try_clone()).transpose()?,
+    });
+    shared.save(&status);
+    let log_path = options
+        .log_file
+        .clone()
+        .unwrap_or_else(|| dir.join(format!("{}-json.log", options.id)));
+    let log = Arc::new(Mutex::new(JsonFileLog::open(
+        &log_path,
+        options.log_max_size,
+        options.log_max_files,
+    )?));
+    let mut copiers = Vec::new();
+    for (stream, source) in [(1u8, stdout), (2u8, stderr)] {
+        if let Some(source) = source {
+            let (shared, log) = (shared.clone(), log.clone());
+            copiers.push(std::thread::spawn(move || {
+                copy_output(&shared, &log, stream, source)
+            }));
+        }
+    }
+    {
+        let shared = shared.clone();
+        std::thread::spawn(move || accept_clients(&shared, &listener));
+    }
+    writeln!(report, "ok").context("reporting to the first process")?;
+    drop(report);
+
+    // The container's init is ours now: wait for it (only for it, so that
+    // the runtime commands the client threads run are theirs to wait for).
+    let ended = loop {
+        match waitpid(init, None) {
+            Ok(WaitStatus::Exited(_, code)) => break (code, None),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                break (128 + signal as i32, Some(signal.as_str().to_string()));
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("waitpid(init)"),
+        }
+    };
+    // The output ends when the last process holding the pipes is gone.
+    for copier in copiers {
+        let _ = copier.join();
+    }
+    let oom_killed = oom_killed(options).unwrap_or(false);
+    let _ = shared.run_runtime(&["delete", "--force", &options.id]);
+    let mut status = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+    status.status = "exited".into();
+    status.exit_code = Some(ended.0);
+    status.signal = ended.1;
+    status.oom_killed = oom_killed;
+    status.finished_at = Some(now());
+    shared.save(&status);
+    shared.exited.notify_all();
+    drop(status);
+    // The waiters answer before we go; the socket goes, the status stays.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let _ = fs::remove_file(dir.join("ctl.sock"));
+    Ok(())
+}
+// ANCHOR_END: serve
+
+type Created = (Pid, Option<File>, Option<File>, Option<File>, Option<File>);
+
+/// `runtime create`, with pipes (or a terminal) for the container's stdio.
+fn create(options: &ShimOptions) -> Result<Created, (i32, String)> {
+    let fail = |e: anyhow::Error| (1, format!("{e:#}"));
+    let dir = options.dir();
+    let pid_file = dir.join("init.pid");
+    let mut command = runtime_command(options);
+    command
+        .args(["create", "--bundle"])
+        .arg(&options.bundle)
+        .arg("--pid-file")
+        .arg(&pid_file);
+    let mut ours = (None, None, None, None);
+    let console = if options.tty {
+        let path = dir.join("console.sock");
+        let listener = UnixListener::bind(&path)
+            .with_context(|| format!("binding {}", path.display()))
+            .map_err(fail)?;
+        command.arg("--console-socket").arg(&path);
+        command.stdin(Stdio::null()).stdout(Stdio::null());
+        Some((listener, path))
+    } else {
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2");
+        let (out_read, out_write) = pipe().map_err(fail)?;
+        let (err_read, err_write) = pipe().map_err(fail)?;
+        command.stdout(Stdio::from(out_write));
+        ours.1 = Some(File::from(out_read));
+        ours.2 = Some(File::from(err_read));
+        if options.stdin {
+            let (in_read, in_write) = pipe().map_err(fail)?;
+            command.stdin(Stdio::from(in_read));
+            ours.0 = Some(File::from(in_write));
+        } else {
+            command.stdin(Stdio::null());
+        }
+        // The runtime's own error goes to its log; the container's stderr
+        // is the pipe. A failure is read from runtime.log below.
+        command.stderr(Stdio::from(err_write));
+        None
+    };
+    command.arg(&options.id);
+    let status = command
+        .status()
+        .with_context(|| format!("running {}", options.runtime.display()))
+        .map_err(fail)?;
+    if !status.success() {
+        let message = last_log_error(&dir.join("runtime.log")).unwrap_or_else(|| {
+            format!("{} create exited with {status}", options.runtime.display())
+        });
+        // The runtime's 126 and 127 are Docker's, for the command.
+        let code = status
+            .code()
+            .filter(|c| *c == 126 || *c == 127)
+            .unwrap_or(1);
+        return Err((code, message));
+    }
+    if let Some((listener, path)) = console {
+        // The runtime connected during create; the container sent the
+        // terminal's master over it before create returned.
+        listener.set_nonblocking(true).map_err(|e| fail(e.into()))?;
+        let (connection, _) = listener
+            .accept()
+            .context("the runtime did not connect to the console socket")
+            .map_err(fail)?;
+        connection
+            .set_nonblocking(false)
+            .map_err(|e| fail(e.into()))?;
+        let master = namespaces::terminal::receive_master(connection.as_raw_fd()).map_err(fail)?;
+        let _ = fs::remove_file(path);
+        let master = File::from(master);
+        let reader = master.try_clone().map_err(|e| fail(e.into()))?;
+        let writer = master.try_clone().map_err(|e| fail(e.into()))?;
+        ours = (Some(writer), Some(reader), None, Some(master));
+    }
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| {
+            (
+                1,
+                format!("the runtime wrote no PID to {}", pid_file.display()),
+            )
+        })?;
+    Ok((Pid::from_raw(pid), ours.1, ours.2, ours.0, ours.3))
+}
+
+/// The last `msg` of a runtime's JSON log (runc's and minirunc's format).
+fn last_log_error(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines().rev().find_map(|line| {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        value["msg"].as_str().map(String::from)
+    })
+}
+
+/// Whether the kernel OOM-killed anything in the container's cgroup.
+fn oom_killed(options: &ShimOptions) -> anyhow::Result<bool> {
+    let state = crate::state::StateDir {
+        root: options.runtime_root.clone(),
+    }
+    .load(&options.id)?;
+    Ok(cgroups::manager_at(&state.cgroup_path)?.stats()?.oom_kills > 0)
+}
+
+// ANCHOR: copy_output
+/// One output stream: to the log, and to every attached client.
+fn copy_output(shared: &Shared, log: &Mutex<JsonFileLog>, stream: u8, mut source: File) {
+    let name = if stream == 1 { "stdout" } else { "stderr" };
+    let mut split = LineSplitter::default();
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let read = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO: the terminal's last slave descriptor closed.
+            Err(_) => break,
+        };
+        let bytes = &buffer[..read];
+        let time = SystemTime::now();
+        {
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            for entry in split.push(bytes) {
+                log.write(name, &entry, time);
+            }
+        }
+        let tty = shared.options.tty;
+        let mut subscribers = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        // A client that went away is dropped; the others go on.
+        subscribers.retain_mut(|s| {
+            let wanted = if stream == 1 { s.stdout } else { s.stderr };
+            if !wanted {
+                return true;
+            }
+            let sent = if tty {
+                s.stream.write_all(bytes)
+            } else {
+                s.stream
+                    .write_all(&control::frame_header(stream, bytes.len()))
+                    .and_then(|()| s.stream.write_all(bytes))
+            };
+            sent.is_ok()
+        });
+    }
+    if let Some(rest) = split.finish() {
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        log.write(name, &rest, SystemTime::now());
+    }
+}
+// ANCHOR_END: copy_output
+
+fn accept_clients(shared: &Arc<Shared>, listener: &UnixListener) {
+    for connection in listener.incoming().flatten() {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let _ = handle_client(&shared, connection);
+        });
+    }
+}
+
+// ANCHOR: handle_client
+fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()> {
+    let mut reader = BufReader::new(connection.try_clone()?);
+    let mut out = connection.try_clone()?;
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        let request: Request = match serde_json::from_str(line.trim()) {
+            Ok(request) => request,
+            Err(e) => {
+                control::refuse(
+                    &mut out,
+                    &format!("not a request ({e}): see minishim's docs"),
+                )?;
+                line.clear();
+                continue;
+            }
+        };
+        line.clear();
+        let id = shared.options.id.as_str();
+        match request {
+            Request::Start => match shared.run_runtime(&["start", id]) {
+                Ok(()) => {
+                    let mut status = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+                    if status.status == "created" {
+                        status.status = "running".into();
+                        status.started_at = Some(now());
+                        shared.save(&status);
+                    }
+                    control::answer(&mut out, serde_json::json!({"ok": true}))?;
+                }
+                Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
+            },
+            Request::Status => {
+                let status = shared
+                    .status
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                control::answer(&mut out, serde_json::json!({"ok": true, "status": status}))?;
+            }
+            Request::Wait => {
+                let mut status = shared.status.lock().unwrap_or_else(|e| e.into_inner());
+                while status.status != "exited" {
+                    status = shared
+                        .exited
+                        .wait(status)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                let status = status.clone();
+                control::answer(&mut out, serde_json::json!({"ok": true, "status": status}))?;
+            }
+            Request::Signal { signal } => {
+                match shared.run_runtime(&["kill", id, &signal.to_string()]) {
+                    Ok(()) => control::answer(&mut out, serde_json::json!({"ok": true}))?,
+                    Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
+                }
+            }
+            Request::Resize { height, width } => match &shared.master {
+                Some(master) => {
+                    let size = libc::winsize {
+                        ws_row: height,
+                        ws_col: width,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
+                    // SAFETY: TIOCSWINSZ reads one struct winsize.
+                    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } < 0 {
+                        let e = std::io::Error::last_os_error();
+                        control::refuse(&mut out, &format!("ioctl(TIOCSWINSZ): {e}"))?;
+                    } else {
+                        control::answer(&mut out, serde_json::json!({"ok": true}))?;
+                    }
+                }
+                None => {
+                    control::refuse(&mut out, "no terminal: the shim was started without --tty")?
+                }
+            },
+            Request::Attach {
+                stdin,
+                stdout,
+                stderr,
+                stdin_once,
+            } => {
+                control::answer(
+                    &mut out,
+                    serde_json::json!({"ok": true, "tty": shared.options.tty}),
+                )?;
+                shared
+                    .subscribers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Subscriber {
+                        stream: connection.try_clone()?,
+                        stdout,
+                        stderr,
+                    });
+                if stdin {
+                    // The rest of the connection is the container's input.
+                    let mut input = Vec::new();
+                    input.extend_from_slice(reader.buffer());
+                    copy_input(shared, &input, reader.into_inner(), stdin_once);
+                }
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: handle_client
+
+/// A client's input to the container's stdin, until the client's end.
+fn copy_input(shared: &Shared, already: &[u8], mut from: UnixStream, close_at_end: bool) {
+    let write = |bytes: &[u8]| -> bool {
+        let mut stdin = shared.stdin.lock().unwrap_or_else(|e| e.into_inner());
+        match stdin.as_mut() {
+            Some(file) => file.write_all(bytes).is_ok(),
+            None => false,
+        }
+    };
+    if !already.is_empty() && !write(already) {
+        return;
+    }
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if !write(&buffer[..n]) {
+                    return;
+                }
+            }
+        }
+    }
+    if close_at_end && !shared.options.tty {
+        // The container reads EOF: `cat` ends.
+        shared
+            .stdin
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}

@@ -1,0 +1,284 @@
+//! minishim against minirunc: the report, the control socket, the log,
+//! the status file, and a shim that outlives whoever started it.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+const MINISHIM: &str = env!("CARGO_BIN_EXE_minishim");
+
+/// A bundle (`runc spec` + busybox), a runtime root and an exec root.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(args: &[&str]) -> Fixture {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "needs root: run sudo scripts/test.sh"
+        );
+        // Short: the control socket's path must fit in 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("mds")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let bundle = dir.path().join("bundle");
+        fs::create_dir(&bundle).unwrap();
+        let out = Command::new("runc")
+            .arg("spec")
+            .current_dir(&bundle)
+            .output()
+            .expect("runc is installed: sudo scripts/provision.sh --test");
+        assert!(out.status.success());
+        let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
+        let mut layer = Vec::new();
+        images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
+        let mut archive = tar::Archive::new(layer.as_slice());
+        archive.set_preserve_permissions(true);
+        archive.unpack(bundle.join("rootfs")).unwrap();
+        let f = Fixture { dir };
+        f.edit(|config| {
+            config["process"]["terminal"] = false.into();
+            config["process"]["args"] = args.into();
+        });
+        f
+    }
+
+    fn edit(&self, change: impl FnOnce(&mut serde_json::Value)) {
+        let path = self.dir.path().join("bundle/config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        change(&mut config);
+        fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    }
+
+    fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("e")
+    }
+
+    /// `minishim … ID EXTRA`: its output once the first process exits.
+    fn spawn(&self, id: &str, extra: &[&str]) -> Output {
+        Command::new("timeout")
+            .args(["--kill-after=5", "60", MINISHIM, "--bundle"])
+            .arg(self.dir.path().join("bundle"))
+            .args(["--id", id, "--exec-root"])
+            .arg(self.exec_root())
+            .args(["--runtime", MINIRUNC, "--runtime-root"])
+            .arg(self.dir.path().join("r"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn shim_dir(&self, id: &str) -> PathBuf {
+        self.exec_root().join(&id[..id.len().min(12)])
+    }
+
+    fn status(&self, id: &str) -> serde_json::Value {
+        serde_json::from_slice(&fs::read(self.shim_dir(id).join("status.json")).unwrap()).unwrap()
+    }
+
+    fn log(&self, id: &str) -> Vec<serde_json::Value> {
+        fs::read_to_string(self.shim_dir(id).join(format!("{id}-json.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// Whatever a failed test left: force-deleted by the runtime.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let root = self.dir.path().join("r");
+        for entry in fs::read_dir(&root).into_iter().flatten().flatten() {
+            let _ = Command::new(MINIRUNC)
+                .arg("--root")
+                .arg(&root)
+                .args(["delete", "--force"])
+                .arg(entry.file_name())
+                .output();
+        }
+    }
+}
+
+/// One request on a new connection, and its answer.
+fn ask(socket: &Path, request: &str) -> serde_json::Value {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+#[test]
+fn privileged_create_start_wait_log_and_status() {
+    let f = Fixture::new(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let id = format!("shim-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(socket, f.shim_dir(&id).join("ctl.sock"));
+    // Created, not started: nothing has run yet.
+    assert_eq!(f.status(&id)["status"], "created");
+    assert!(f.log(&id).is_empty());
+    let status = ask(&socket, r#"{"op":"status"}"#);
+    assert_eq!(status["status"]["status"], "created");
+    assert_eq!(
+        ask(&socket, r#"{"op":"start"}"#),
+        serde_json::json!({"ok": true})
+    );
+    let waited = ask(&socket, r#"{"op":"wait"}"#);
+    assert_eq!(waited["status"]["exit_code"], 3, "{waited}");
+    assert_eq!(waited["status"]["status"], "exited");
+    assert_eq!(waited["status"]["oom_killed"], false);
+    // The log: Docker's json-file lines.
+    let log = f.log(&id);
+    let mut seen: Vec<(String, String)> = log
+        .iter()
+        .map(|e| {
+            assert!(e["time"].as_str().unwrap().ends_with('Z'));
+            (
+                e["stream"].as_str().unwrap().into(),
+                e["log"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("stderr".into(), "err\n".into()),
+            ("stdout".into(), "out\n".into())
+        ]
+    );
+    // The shim is gone, its socket too; the status stays, the runtime's
+    // state was deleted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() {
+        assert!(Instant::now() < deadline, "the shim did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = f.status(&id);
+    assert_eq!(status["exit_code"], 3);
+    assert!(status["finished_at"].as_str().is_some());
+    assert!(!f.dir.path().join("r").join(&id).exists());
+}
+
+#[test]
+fn privileged_a_command_that_does_not_exist_is_reported_with_127() {
+    let f = Fixture::new(&["no-such-command"]);
+    let id = format!("shim127-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("minishim: ") && stderr.contains("no-such-command"),
+        "{stderr}"
+    );
+    assert!(
+        !f.shim_dir(&id).exists(),
+        "the failed shim left its directory"
+    );
+    assert!(!f.dir.path().join("r").join(&id).exists());
+}
+
+#[test]
+fn privileged_attach_streams_in_frames_and_feeds_stdin() {
+    let f = Fixture::new(&["sh", "-c", "read line; echo got $line; echo done >&2"]);
+    let id = format!("attach-{}", std::process::id());
+    let out = f.spawn(&id, &["--stdin"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    // Attached before the start, as the docker CLI does.
+    let mut attach = UnixStream::connect(&socket).unwrap();
+    attach
+        .write_all(b"{\"op\":\"attach\",\"stdin\":true,\"stdout\":true,\"stderr\":true,\"stdin_once\":true}\n")
+        .unwrap();
+    let mut reader = BufReader::new(attach.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"ok\":true,\"tty\":false}\n");
+    // Input before the start waits in the pipe.
+    attach.write_all(b"hello\n").unwrap();
+    attach.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    let mut frames = Vec::new();
+    reader.read_to_end(&mut frames).unwrap();
+    let mut streams = Vec::new();
+    let mut rest = frames.as_slice();
+    while rest.len() >= 8 {
+        let len = u32::from_be_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        streams.push((
+            rest[0],
+            String::from_utf8_lossy(&rest[8..8 + len]).into_owned(),
+        ));
+        rest = &rest[8 + len..];
+    }
+    // Two streams, two copying threads: their order across streams is not
+    // kept (nor is it by Docker).
+    streams.sort();
+    assert_eq!(streams, [(1, "got hello\n".into()), (2, "done\n".into())]);
+    let waited = ask_until_gone(&socket);
+    assert_eq!(waited["exit_code"], 0);
+}
+
+/// The status once the shim has exited.
+fn ask_until_gone(socket: &Path) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while socket.exists() {
+        assert!(Instant::now() < deadline, "the shim did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    serde_json::from_slice(&fs::read(socket.with_file_name("status.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn privileged_the_container_outlives_whoever_started_the_shim() {
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.1; done",
+    ]);
+    let id = format!("orphan-{}", std::process::id());
+    // The "engine": a shell that starts the shim, then is SIGKILLed.
+    let command = format!(
+        "'{MINISHIM}' --bundle '{}' --id {id} --exec-root '{}' --runtime '{MINIRUNC}' --runtime-root '{}' >/dev/null && sleep 30",
+        f.dir.path().join("bundle").display(),
+        f.exec_root().display(),
+        f.dir.path().join("r").display()
+    );
+    let mut engine = Command::new("sh").args(["-c", &command]).spawn().unwrap();
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the shim did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    engine.kill().unwrap();
+    engine.wait().unwrap();
+    // The log keeps growing without the engine, and the exit is recorded.
+    std::thread::sleep(Duration::from_millis(300));
+    let early = f.log(&id).len();
+    assert!(early > 0, "nothing logged");
+    let status = ask_until_gone(&socket);
+    assert_eq!(status["exit_code"], 0);
+    let log = f.log(&id);
+    assert!(log.len() > early, "the log stopped growing");
+    assert_eq!(log.last().unwrap()["log"], "tick 10\n");
+}
