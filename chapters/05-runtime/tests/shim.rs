@@ -282,3 +282,118 @@ fn privileged_the_container_outlives_whoever_started_the_shim() {
     assert!(log.len() > early, "the log stopped growing");
     assert_eq!(log.last().unwrap()["log"], "tick 10\n");
 }
+
+/// Reads frames until the exit frame: (stream, text) pairs and the status.
+fn read_exec(stream: UnixStream) -> (Vec<(u8, String)>, i32) {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"ok\":true}\n");
+    let mut frames = Vec::new();
+    loop {
+        let mut header = [0u8; 8];
+        reader.read_exact(&mut header).unwrap();
+        let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let mut bytes = vec![0u8; len];
+        reader.read_exact(&mut bytes).unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if header[0] == 4 {
+            return (frames, text.parse().unwrap());
+        }
+        frames.push((header[0], text));
+    }
+}
+
+#[test]
+fn privileged_exec_runs_a_process_with_its_own_streams() {
+    let f = Fixture::new(&["sleep", "30"]);
+    let id = format!("shimexec-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    let exec = |process: serde_json::Value, input: &[u8]| {
+        let mut stream = UnixStream::connect(&socket).unwrap();
+        let request = serde_json::json!({"op": "exec", "process": process});
+        stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+        stream.write_all(input).unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        read_exec(stream)
+    };
+    let process = |args: &[&str], terminal: bool| {
+        serde_json::json!({
+            "args": args, "terminal": terminal, "cwd": "/",
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "user": {"uid": 0, "gid": 0}
+        })
+    };
+    // stdin in, stdout and stderr out, the exit status last.
+    let (mut frames, code) = exec(
+        process(&["sh", "-c", "cat; echo err >&2; exit 4"], false),
+        b"from the client\n",
+    );
+    frames.sort();
+    assert_eq!(code, 4);
+    assert_eq!(
+        frames,
+        [(1, "from the client\n".into()), (2, "err\n".into())]
+    );
+    // With a terminal: the pty's output, as stream 1.
+    let (frames, code) = exec(process(&["tty"], true), b"");
+    assert_eq!(code, 0);
+    let text: String = frames.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(text.starts_with("/dev/pts/"), "{text}");
+    // A command that is not there: 127, and why.
+    let (frames, code) = exec(process(&["no-such-command"], false), b"");
+    assert_eq!(code, 127);
+    assert!(
+        frames
+            .iter()
+            .any(|(s, t)| *s == 2 && t.contains("no-such-command")),
+        "{frames:?}"
+    );
+    assert_eq!(ask(&socket, r#"{"op":"signal","signal":9}"#)["ok"], true);
+    let status = ask_until_gone(&socket);
+    assert_eq!(
+        (status["exit_code"].clone(), status["signal"].clone()),
+        (137.into(), "SIGKILL".into())
+    );
+}
+
+#[test]
+fn privileged_garbage_on_the_control_socket_gets_an_error_line() {
+    // PID 1 of a PID namespace gets only the signals it handles.
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    let id = format!("garbage-{}", std::process::id());
+    assert!(f.spawn(&id, &[]).status.success());
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    let answer = ask(&socket, "this is not json");
+    assert_eq!(answer["ok"], false);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a request"),
+        "{answer}"
+    );
+    let answer = ask(&socket, r#"{"op":"resize","height":1,"width":1}"#);
+    assert_eq!(
+        answer["error"],
+        "no terminal: the shim was started without --tty"
+    );
+    // The shim goes on: the container can still be started and stopped.
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    assert_eq!(ask(&socket, r#"{"op":"signal","signal":15}"#)["ok"], true);
+    let status = ask_until_gone(&socket);
+    assert_eq!(
+        (status["exit_code"].clone(), status["signal"].clone()),
+        (0.into(), serde_json::Value::Null)
+    );
+}

@@ -27,6 +27,13 @@ pub enum Request {
     /// (1 byte stream: 1 stdout, 2 stderr; 3 zero bytes; 4 bytes length,
     /// big-endian; the bytes). With `stdin_once`, the client's end of input
     /// closes the container's stdin (`echo hi | docker run -i … cat`).
+    /// One more process in the container (`runtime exec`): `process` is
+    /// config.json's process object (args, env, cwd, user, terminal).
+    /// After `{"ok":true}` the connection carries it, in frames whatever
+    /// the terminal: what the client writes is its stdin; stream 1 is its
+    /// stdout (or its terminal), 2 its stderr, and a last frame of stream
+    /// [`EXIT_STREAM`] holds its exit status in decimal.
+    Exec { process: serde_json::Value },
     Attach {
         #[serde(default)]
         stdin: bool,
@@ -39,6 +46,9 @@ pub enum Request {
     },
 }
 // ANCHOR_END: request
+
+/// The frame stream that carries an exec's exit status.
+pub const EXIT_STREAM: u8 = 4;
 
 /// Writes one answer line.
 pub fn answer(out: &mut impl Write, value: serde_json::Value) -> std::io::Result<()> {

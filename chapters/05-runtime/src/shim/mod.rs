@@ -427,11 +427,20 @@ fn last_log_error(path: &Path) -> Option<String> {
 
 /// Whether the kernel OOM-killed anything in the container's cgroup.
 fn oom_killed(options: &ShimOptions) -> anyhow::Result<bool> {
-    let state = crate::state::StateDir {
+    // minirunc's state names the cgroup; with another runtime (runc), the
+    // bundle's cgroupsPath does.
+    let saved = crate::state::StateDir {
         root: options.runtime_root.clone(),
     }
-    .load(&options.id)?;
-    Ok(cgroups::manager_at(&state.cgroup_path)?.stats()?.oom_kills > 0)
+    .load(&options.id);
+    let path = match saved {
+        Ok(saved) => saved.cgroup_path,
+        Err(_) => crate::lifecycle::load_spec(&options.bundle)?
+            .linux
+            .and_then(|l| l.cgroups_path)
+            .context("no cgroupsPath in config.json")?,
+    };
+    Ok(cgroups::manager_at(&path)?.stats()?.oom_kills > 0)
 }
 
 // ANCHOR: copy_output
@@ -567,6 +576,15 @@ fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()>
                     control::refuse(&mut out, "no terminal: the shim was started without --tty")?
                 }
             },
+            Request::Exec { process } => {
+                // What the client sent after the request line is input.
+                let early = reader.buffer().to_vec();
+                match run_exec(shared, &process, &connection, &early) {
+                    Ok(()) => {}
+                    Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
+                }
+                return Ok(());
+            }
             Request::Attach {
                 stdin,
                 stdout,
@@ -632,3 +650,135 @@ fn copy_input(shared: &Shared, already: &[u8], mut from: UnixStream, close_at_en
             .take();
     }
 }
+
+// ANCHOR: exec
+/// `runtime exec --process FILE ID` with its stdio on this connection.
+fn run_exec(
+    shared: &Shared,
+    process: &serde_json::Value,
+    connection: &UnixStream,
+    early_input: &[u8],
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = shared.options.dir();
+    let number = NEXT.fetch_add(1, Ordering::Relaxed);
+    let process_file = dir.join(format!("exec-{number}.json"));
+    images::atomic::write_file(&process_file, &serde_json::to_vec(process)?)?;
+    let tty = process["terminal"].as_bool().unwrap_or(false);
+    let mut command = runtime_command(&shared.options);
+    command.arg("exec").arg("--process").arg(&process_file);
+    let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2");
+    let (mut stdin, mut outputs) = (None, Vec::new());
+    let console = if tty {
+        let path = dir.join(format!("exec-{number}.sock"));
+        let listener = UnixListener::bind(&path)?;
+        command.arg("--console-socket").arg(&path);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Some(listener)
+    } else {
+        let (in_read, in_write) = pipe()?;
+        let (out_read, out_write) = pipe()?;
+        let (err_read, err_write) = pipe()?;
+        command
+            .stdin(Stdio::from(in_read))
+            .stdout(Stdio::from(out_write))
+            .stderr(Stdio::from(err_write));
+        stdin = Some(File::from(in_write));
+        outputs.push((1u8, File::from(out_read)));
+        outputs.push((2u8, File::from(err_read)));
+        None
+    };
+    let mut child = command.arg(&shared.options.id).spawn()?;
+    drop(command); // our copies of the container's pipe ends
+    if let Some(listener) = console {
+        // The runtime connects while it sets the process up; if it fails
+        // first, it never does.
+        listener.set_nonblocking(true)?;
+        let connected = loop {
+            match listener.accept() {
+                Ok((connection, _)) => break Some(connection),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if child.try_wait()?.is_some() {
+                        break None;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let _ = fs::remove_file(dir.join(format!("exec-{number}.sock")));
+        if let Some(socket) = connected {
+            socket.set_nonblocking(false)?;
+            let master = File::from(namespaces::terminal::receive_master(socket.as_raw_fd())?);
+            stdin = Some(master.try_clone()?);
+            outputs.push((1u8, master));
+        }
+    }
+    control::answer(
+        &mut connection.try_clone()?,
+        serde_json::json!({"ok": true}),
+    )?;
+    // Input: the client's bytes, until its end (then the process's stdin
+    // closes: `echo hi | docker exec -i c cat` ends).
+    if let Some(mut stdin) = stdin {
+        let mut from = connection.try_clone()?;
+        let early_input = early_input.to_vec();
+        std::thread::spawn(move || {
+            if stdin.write_all(&early_input).is_ok() {
+                let _ = std::io::copy(&mut from, &mut stdin);
+            }
+        });
+    }
+    let sink = Arc::new(Mutex::new(connection.try_clone()?));
+    let copiers: Vec<_> = outputs
+        .into_iter()
+        .map(|(stream, mut source)| {
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut buffer = vec![0u8; 32 * 1024];
+                // EIO ends a terminal's output.
+                while let Ok(n) = source.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+                    let header = control::frame_header(stream, n);
+                    if sink
+                        .write_all(&header)
+                        .and_then(|()| sink.write_all(&buffer[..n]))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    let status = child.wait()?;
+    for copier in copiers {
+        let _ = copier.join();
+    }
+    let _ = fs::remove_file(&process_file);
+    let code = status.code().unwrap_or_else(|| {
+        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+    });
+    let text = code.to_string();
+    let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
+    if tty && code != 0 {
+        // A terminal's process has no stderr of its own: the runtime's
+        // error, if it failed, goes to stream 2.
+        if let Some(message) = last_log_error(&dir.join("runtime.log")) {
+            let message = format!("{message}\n");
+            sink.write_all(&control::frame_header(2, message.len()))?;
+            sink.write_all(message.as_bytes())?;
+        }
+    }
+    sink.write_all(&control::frame_header(control::EXIT_STREAM, text.len()))?;
+    sink.write_all(text.as_bytes())?;
+    Ok(())
+}
+// ANCHOR_END: exec
