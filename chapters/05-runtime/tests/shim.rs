@@ -397,3 +397,162 @@ fn privileged_garbage_on_the_control_socket_gets_an_error_line() {
         (0.into(), serde_json::Value::Null)
     );
 }
+
+#[test]
+fn privileged_runc_works_under_the_shim_too() {
+    let f = Fixture::new(&["sh", "-c", "echo from runc; exit 6"]);
+    let id = format!("shimrunc-{}", std::process::id());
+    let out = Command::new("timeout")
+        .args(["--kill-after=5", "60", MINISHIM, "--bundle"])
+        .arg(f.dir.path().join("bundle"))
+        .args(["--id", &id, "--exec-root"])
+        .arg(f.exec_root())
+        .args(["--runtime", "runc", "--runtime-root"])
+        .arg(f.dir.path().join("runc"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    assert_eq!(ask_until_gone(&socket)["exit_code"], 6);
+    assert_eq!(f.log(&id)[0]["log"], "from runc\n");
+    // runc deleted its container: nothing in its root.
+    let left = fs::read_dir(f.dir.path().join("runc")).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "runc's state left behind");
+}
+
+#[test]
+fn privileged_an_engine_finds_live_shims_and_a_killed_shim_leaves_the_container() {
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    let id = format!("found-{}", std::process::id());
+    assert!(f.spawn(&id, &[]).status.success());
+    // An engine that restarts: every directory of the exec root with a
+    // control socket that answers is a live shim.
+    let live: Vec<String> = fs::read_dir(f.exec_root())
+        .unwrap()
+        .flatten()
+        .filter(|entry| UnixStream::connect(entry.path().join("ctl.sock")).is_ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(live, [id[..id.len().min(12)].to_string()]);
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    // SIGKILL the shim (the init's parent). The container lives on,
+    // adopted by PID 1; the socket refuses; the status file still says
+    // running: the engine learns the truth from the runtime.
+    let init = f.status(&id)["pid"].as_i64().unwrap();
+    let stat = fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
+    let shim: i32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{shim}")).exists() {
+        assert!(Instant::now() < deadline, "the shim did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        UnixStream::connect(&socket).is_err(),
+        "a dead shim's socket answered"
+    );
+    assert_eq!(f.status(&id)["status"], "running");
+    let state = Command::new(MINIRUNC)
+        .arg("--root")
+        .arg(f.dir.path().join("r"))
+        .args(["state", &id])
+        .output()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state.stdout).unwrap();
+    assert_eq!(state["status"], "running");
+    // What an engine does then: the runtime ends it; nothing is left.
+    let out = Command::new(MINIRUNC)
+        .arg("--root")
+        .arg(f.dir.path().join("r"))
+        .args(["delete", "--force", &id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Dead (a zombie, maybe, until PID 1 reaps it).
+    assert_eq!(runtime::state::start_time(init as i32), None);
+}
+
+#[test]
+fn privileged_a_full_disk_loses_output_not_the_container() {
+    // 200 lines of 1000 bytes, a pause, one more line, then success.
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 200 ]; do head -c 999 /dev/zero | tr '\\0' x; echo; i=$((i+1)); done; sleep 1; echo after",
+    ]);
+    let logs = f.dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &logs,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=64k"),
+    )
+    .unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(logs.clone());
+    let id = format!("fulldisk-{}", std::process::id());
+    let log = logs.join("c-json.log");
+    let out = f.spawn(
+        &id,
+        &["--log-file", log.to_str().unwrap(), "--log-max-size", "0"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    // The disk fills; then space comes back while the container sleeps.
+    std::thread::sleep(Duration::from_millis(600));
+    fs::write(&log, "").unwrap();
+    let status = ask_until_gone(&socket);
+    assert_eq!(status["exit_code"], 0, "the container did not survive");
+    let text = fs::read_to_string(&log).unwrap();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let note = entries[0]["log"].as_str().unwrap();
+    assert!(
+        note.starts_with("minishim: ")
+            && note.contains("bytes of output lost")
+            && note.contains("No space left"),
+        "{note}"
+    );
+    assert_eq!(entries.last().unwrap()["log"], "after\n");
+}

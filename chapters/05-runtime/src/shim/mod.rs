@@ -34,6 +34,12 @@
 //! answered its waiters, removed its socket and exited, the status file
 //! stays for the engine to collect. An engine that restarts finds the live
 //! shims by listing EXEC_ROOT and connecting to each `ctl.sock`.
+//!
+//! **A killed shim.** The container lives on, adopted by PID 1; `ctl.sock`
+//! refuses connections and `status.json` still says `running`. Its output
+//! has no reader any more: its next write fails (SIGPIPE, or EPIPE). The
+//! engine asks the runtime (`RUNTIME state ID`) and ends it with `RUNTIME
+//! delete --force ID`, which removes its cgroup too.
 
 pub mod control;
 pub mod log;
