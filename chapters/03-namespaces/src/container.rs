@@ -457,9 +457,22 @@ impl Container {
                 .context("telling the container to resume")?;
             line = self.read_line()?;
         }
-        // EOF without a word: the socket closed on execve (close-on-exec).
-        if line.is_empty() || line == "ready" {
+        // "ready" comes before the barrier and before execve, always; the
+        // socket closes on execve (close-on-exec) after it.
+        if line == "ready" {
             return Ok(());
+        }
+        if line.is_empty() {
+            // Not a word: it died, too early or too hard to say why (a
+            // signal, or a seccomp filter that forbids the write itself).
+            let how = match self.wait()? {
+                code if code > 128 => Signal::try_from(code - 128)
+                    .map_or(format!("signal {}", code - 128), |s| {
+                        format!("killed by {s}")
+                    }),
+                code => format!("exit status {code}"),
+            };
+            bail!("the container process died during setup ({how}), before it could say why");
         }
         let error = match line
             .strip_prefix("error ")
@@ -621,6 +634,7 @@ impl ChildSetup<'_> {
         if mounts {
             rootfs::switch_root(&mut sys, &spec.rootfs)?;
         }
+        // ANCHOR: terminal_in_setup
         // The terminal comes from the container's devpts: after the switch,
         // before /proc and / may turn read-only.
         if let Some(socket) = self
@@ -633,6 +647,7 @@ impl ChildSetup<'_> {
             // exec) leaves it alone, as runc does.
             terminal::setup_in_container(socket, spec.process.user.uid, mounts)?;
         }
+        // ANCHOR_END: terminal_in_setup
         if mounts {
             rootfs::finish(&mut sys, &spec.rootfs)?;
         }
@@ -658,6 +673,7 @@ impl ChildSetup<'_> {
         if spec.process.no_new_privileges {
             nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
         }
+        // ANCHOR: barrier
         // 7. The program is looked up now, as the user, in the container's
         //    PATH: a typo is reported before the barrier, by `create`.
         let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
@@ -680,6 +696,7 @@ impl ChildSetup<'_> {
         self.steps.before_exec()?;
         // 9. execve: the socket closes with it (close-on-exec).
         Err(exec::exec(&program, &spec.process.args, &spec.process.env))
+        // ANCHOR_END: barrier
     }
     // ANCHOR_END: child_setup
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::{apparmor, seccomp};
 
+// ANCHOR: features
 pub fn features() -> Value {
     let mount_options: Vec<&str> = FLAG_OPTIONS
         .iter()
@@ -40,6 +41,7 @@ pub fn features() -> Value {
         },
     })
 }
+// ANCHOR_END: features
 
 fn libseccomp_version() -> String {
     libseccomp::ScmpVersion::current()

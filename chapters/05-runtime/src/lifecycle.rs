@@ -564,6 +564,7 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::R
         .with_context(|| format!("kill({}, {signal})", saved.pid))
 }
 
+// ANCHOR: update
 /// `minirunc update --resources FILE ID`: new limits for a live container
 /// (`docker update`), as `linux.resources` JSON; zeros leave a limit as is.
 pub fn update(states: &StateDir, id: &str, json: &[u8]) -> anyhow::Result<()> {
@@ -584,6 +585,7 @@ pub fn update(states: &StateDir, id: &str, json: &[u8]) -> anyhow::Result<()> {
     let resources = builder::cgroup_resources(&oci)?;
     cgroups::manager_at(&saved.cgroup_path)?.update(&resources)
 }
+// ANCHOR_END: update
 
 // ANCHOR: pause
 /// `minirunc pause`: every process of the container frozen by its cgroup

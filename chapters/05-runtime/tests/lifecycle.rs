@@ -1070,3 +1070,24 @@ fn privileged_update_changes_the_limits_of_a_running_container() {
     f.ok(&["delete", "--force", &id]);
     f.assert_nothing_left(&id);
 }
+
+#[test]
+fn privileged_an_init_that_dies_without_a_word_fails_create() {
+    // The filter kills the process at its first sendto(2): the "ready" it
+    // would have sent the runtime.
+    let f = Fixture::new(&["true"]);
+    f.edit(|config| {
+        config["process"]["noNewPrivileges"] = false.into();
+        config["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["sendto"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        });
+    });
+    let id = format!("silent-{}", std::process::id());
+    let err = f.err(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    assert_eq!(
+        err,
+        "minirunc: the container process died during setup (killed by SIGSYS), before it could say why"
+    );
+    f.assert_nothing_left(&id);
+}

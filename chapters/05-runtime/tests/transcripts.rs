@@ -1,7 +1,9 @@
 //! The terminal sessions chapter 05's book page shows, recorded from real
 //! runs of `minirunc` in a root shell: a bundle made with `ch02 mount` and
 //! `minirunc spec`, edited with `jq`, run whole and in its create/start
-//! halves, with hooks, under runc, and broken on purpose.
+//! halves, with hooks, under runc; a running container exec'd into,
+//! paused and updated; the default seccomp profile at work; the real
+//! dockerd running containers on minirunc; and broken on purpose.
 //!
 //! Each test drives one long-lived `bash`, as the reader's root shell is:
 //! variables and functions carry from one command to the next. The session
@@ -17,12 +19,15 @@
 //! `/var/lib/minidocker-workshop`), and each session's cgroups go under a
 //! parent of its own (MINIDOCKER_CGROUP_PARENT), shown as `minidocker`.
 //! runc names its cgroup after the container, so its IDs get the test's
-//! PID, shown without it. A few commands are *hidden*: they run in the same
-//! shell but are not shown, to wait for what a reader waits for by typing
-//! slower, or to make the bundle an earlier session made.
+//! PID, shown without it. The dockerd session's daemon has its roots and
+//! socket in a temp dir, shown as `$d`, and what it makes outside them is
+//! removed with it ([`SessionDockerd`]). A few commands are *hidden*: they
+//! run in the same shell but are not shown, to wait for what a reader waits
+//! for by typing slower, or to make the bundle an earlier session made.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -99,7 +104,7 @@ struct Session {
     /// `runc --root`.
     runc_state: tempfile::TempDir,
     /// The shell's working directory: bundles, hook logs.
-    _scratch: tempfile::TempDir,
+    scratch: tempfile::TempDir,
     _bin: tempfile::TempDir,
     /// This session's cgroup parent, shown as `minidocker`.
     parent: String,
@@ -139,7 +144,8 @@ impl Session {
         }
         let scratch = tempfile::tempdir().unwrap();
         let parent = format!("minidocker-transcript-{}-{name}", std::process::id());
-        let shell = Command::new("timeout")
+        let mut command = Command::new("timeout");
+        command
             .args([
                 "--kill-after=5",
                 "120",
@@ -163,10 +169,21 @@ impl Session {
             .env("LC_ALL", "C")
             .env("TZ", "UTC")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting bash");
-        let mut shell = shell;
+            .stdout(Stdio::piped());
+        // The shell starts with every signal at its default action, as a
+        // root shell in a terminal does: the test harness spawns children
+        // with posix_spawn, whose glibc leaves signals 32 and 33 ignored in
+        // them, and an ignored signal is inherited by everything the shell
+        // starts (the signals session shows what a container inherits).
+        // SAFETY: reset_signals makes raw system calls only, which is what
+        // may run between fork and exec.
+        let mut shell = unsafe {
+            command.pre_exec(|| {
+                namespaces::exec::reset_signals().map_err(|e| std::io::Error::other(e.to_string()))
+            })
+        }
+        .spawn()
+        .expect("starting bash");
         let input = shell.stdin.take().unwrap();
         let output = BufReader::new(shell.stdout.take().unwrap());
         let mut session = Session {
@@ -176,7 +193,7 @@ impl Session {
             store,
             state,
             runc_state,
-            _scratch: scratch,
+            scratch,
             _bin: bin,
             parent,
             text: String::new(),
@@ -318,6 +335,13 @@ impl Session {
         let rules: &[(&str, &str)] = &[
             // chapter 02's snapshot IDs.
             (r"snapshots/<short-id>/", "snapshots/<snapshot>/"),
+            // The temp files containerd's shim hands the runtime (go-runc's
+            // `runc-process<random>`, `pty<random>/pty.sock`).
+            (r"--process /tmp/<dir>", "--process /tmp/runc-process<n>"),
+            (
+                r"--console-socket /tmp/<dir>/pty.sock",
+                "--console-socket /tmp/pty<n>/pty.sock",
+            ),
             // PIDs in the state JSON: minirunc's and the hooks'.
             (r#"("pid":\s*)[1-9][0-9]*"#, "${1}<pid>"),
             // Clock ticks since boot, in state.json.
@@ -720,4 +744,450 @@ fn privileged_transcript_break_it() {
     );
     assert_eq!(s.ok(&format!("ls -A {state}")), "");
     s.check("ch05-break.txt");
+}
+
+/// One more process in a running container: `minirunc exec`, in the
+/// foreground, detached, with options, with a terminal.
+#[test]
+fn privileged_transcript_exec() {
+    let mut s = Session::new("exec");
+    s.with_bundle();
+    s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
+    s.ok("minirunc create --bundle bundle web && minirunc start web");
+    assert_eq!(s.ok("minirunc exec web hostname"), "box\n");
+    // PID 2 was hostname: the namespace numbers its processes in order.
+    let ps = s.ok("minirunc exec web ps -o pid,ppid,comm");
+    let rows: Vec<Vec<&str>> = ps.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            ["PID", "PPID", "COMMAND"],
+            ["1", "0", "sleep"],
+            ["3", "0", "ps"]
+        ],
+        "{ps}"
+    );
+    s.ok("minirunc exec --detach --pid-file \"$PWD/exec.pid\" web sleep 999");
+    let pid = s.hidden("cat exec.pid");
+    s.name_pids(&format!(
+        "echo {} $(minirunc state web | jq .pid)",
+        pid.trim()
+    ));
+    let ps = s.ok("minirunc ps web");
+    assert!(
+        ps.contains("sleep 1000") && ps.contains("sleep 999"),
+        "{ps}"
+    );
+    let inside = s.ok("minirunc exec web ps");
+    assert!(
+        inside.contains("    1 root") && inside.contains("sleep 999"),
+        "{inside}"
+    );
+    let out = s.ok(&format!(
+        r#"minirunc exec --env GREETING=hello --cwd /tmp --user 1000:1000 web sh -c 'echo "$GREETING from $(pwd), uid $(id -u), gid $(id -g)"; exit 3'; {AND_STATUS}"#
+    ));
+    assert_eq!(out, "hello from /tmp, uid 1000, gid 1000\nexit 3\n");
+    let out = s.ok(&format!("minirunc exec web no-such-command; {AND_STATUS}"));
+    assert!(out.ends_with("exit 127\n"), "{out}");
+    assert_eq!(
+        s.ok("minirunc exec web grep Seccomp: /proc/self/status"),
+        "Seccomp:\t2\n"
+    );
+    // Twice: /dev/console is the first process's alone, the pty is new.
+    for _ in 0..2 {
+        assert_eq!(
+            s.ok("minirunc exec --tty web tty | cat -A"),
+            "/dev/pts/0^M$\n"
+        );
+    }
+    s.ok("minirunc delete --force web");
+    s.check("ch05-exec.txt");
+}
+
+/// pause and resume: the cgroup freezer stops a counter, and `update`
+/// changes a limit of the running container.
+#[test]
+fn privileged_transcript_pause_resume_update() {
+    let mut s = Session::new("pause");
+    s.with_bundle();
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.1; done"]'"#,
+    );
+    s.ok("minirunc create --bundle bundle counter");
+    assert_eq!(
+        s.fails("minirunc pause counter", 1),
+        "minirunc: container not running\n"
+    );
+    s.ok("minirunc start counter");
+    s.wait_until("[ -s bundle/rootfs/count ]");
+    s.ok(
+        r#"counting() { a=$(cat bundle/rootfs/count); sleep 0.5; b=$(cat bundle/rootfs/count); if [ "$a" = "$b" ]; then echo "stood still"; else echo counting; fi; }"#,
+    );
+    assert_eq!(s.ok("counting"), "counting\n");
+    s.ok("minirunc pause counter");
+    assert!(
+        s.ok("minirunc state counter | grep status")
+            .contains("paused")
+    );
+    assert_eq!(s.ok("counting"), "stood still\n");
+    assert_eq!(
+        s.fails("minirunc exec counter true", 1),
+        "minirunc: cannot exec in a paused container: minirunc resume it first\n"
+    );
+    s.ok("minirunc resume counter");
+    assert!(
+        s.ok("minirunc state counter | grep status")
+            .contains("running")
+    );
+    assert_eq!(s.ok("counting"), "counting\n");
+    s.ok(r#"echo '{"pids": {"limit": 20}}' | minirunc update --resources - counter"#);
+    // pids.max of the container's cgroup: in the pids hierarchy on v1,
+    // in the one tree on v2.
+    let parent = s.parent.clone();
+    assert_eq!(
+        s.ok(&format!(
+            "cat /sys/fs/cgroup/pids/{parent}/counter/pids.max 2>/dev/null || cat /sys/fs/cgroup/{parent}/counter/pids.max"
+        )),
+        "20\n"
+    );
+    s.ok("minirunc delete --force counter");
+    s.check("ch05-pause.txt");
+}
+
+/// What the runtime says it supports, and the default seccomp profile:
+/// unshare and mount refused by the filter even with CAP_SYS_ADMIN, and
+/// reaching the kernel without it.
+#[test]
+fn privileged_transcript_seccomp() {
+    let mut s = Session::new("seccomp");
+    s.with_bundle();
+    let out = s.ok("minirunc features | jq -c '{ociVersionMin, ociVersionMax, hooks}'");
+    assert!(out.contains("\"startContainer\""), "{out}");
+    let out = s.ok("minirunc features | jq -c '.linux | {namespaces, cgroup}'");
+    assert!(out.contains("\"systemd\":false"), "{out}");
+    let out = s.ok("minirunc features | jq -c '.linux.seccomp | {enabled, actions, operators}'");
+    assert!(out.contains("\"SCMP_ACT_ERRNO\""), "{out}");
+    assert_eq!(s.ok("grep ^Seccomp: /proc/self/status"), "Seccomp:\t0\n");
+    let out = s.ok(
+        "jq -c '.linux.seccomp | {defaultAction, defaultErrnoRet, architectures, rules: (.syscalls | length)}' bundle/config.json",
+    );
+    assert!(
+        out.contains("\"defaultAction\":\"SCMP_ACT_ERRNO\""),
+        "{out}"
+    );
+    let count = s.ok(
+        "jq '.linux.seccomp.syscalls[0] | {action, names: (.names | length)}' bundle/config.json",
+    );
+    assert!(count.contains("SCMP_ACT_ALLOW"), "{count}");
+    let rules = s.ok("jq -c '.linux.seccomp.syscalls[1:][]' bundle/config.json");
+    assert!(rules.contains("\"clone3\""), "{rules}");
+    s.ok(r#"edit bundle/config.json '(.process.capabilities | .bounding, .effective, .permitted) += ["CAP_SYS_ADMIN"]'"#);
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared; mount -t tmpfs none /tmp && echo mounted"]'"#,
+    );
+    let out = s.fails("minirunc run --bundle bundle filtered", 1);
+    assert_eq!(
+        out,
+        "Seccomp:\t2\nunshare: unshare(0x10000000): Operation not permitted\n\
+         mount: permission denied (are you root?)\n"
+    );
+    s.ok("edit bundle/config.json 'del(.linux.seccomp)'");
+    let out = s.ok("minirunc run --bundle bundle unfiltered");
+    assert_eq!(out, "Seccomp:\t0\nunshared\nmounted\n");
+    s.check("ch05-seccomp.txt");
+}
+
+/// A profile that refuses write(2): the container dies at the exec fifo,
+/// before its program, and cannot say why; loaded last (no_new_privs), it
+/// is the program's writes that fail.
+#[test]
+fn privileged_transcript_break_seccomp() {
+    let mut s = Session::new("break-seccomp");
+    s.with_bundle();
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "echo hello || exit 42"] | .linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["write"], action: "SCMP_ACT_ERRNO"}]}'"#,
+    );
+    assert_eq!(
+        s.ok(&format!(
+            "minirunc create --bundle bundle mute; {AND_STATUS}"
+        )),
+        "exit 0\n"
+    );
+    assert_eq!(
+        s.ok(&format!("minirunc start mute; {AND_STATUS}")),
+        "minirunc: the container's init died before it could start\nexit 1\n"
+    );
+    assert!(
+        s.ok("minirunc state mute | grep status")
+            .contains("stopped")
+    );
+    s.ok("minirunc delete mute");
+    s.ok("edit bundle/config.json '.process.noNewPrivileges = true'");
+    assert_eq!(
+        s.ok(&format!("minirunc run --bundle bundle mute; {AND_STATUS}")),
+        "exit 42\n"
+    );
+    s.check("ch05-break-seccomp.txt");
+}
+
+/// What the container would inherit without `reset_signals`: the init
+/// waiting at the fifo still ignores what minirunc ignored; after execve,
+/// nothing is ignored.
+#[test]
+fn privileged_transcript_break_signals() {
+    let mut s = Session::new("break-signals");
+    s.with_bundle();
+    assert_eq!(
+        s.ok("(trap '' HUP; grep -E '^Sig(Blk|Ign)' /proc/self/status)"),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000001\n"
+    );
+    s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
+    s.ok("(trap '' HUP; minirunc create --bundle bundle --pid-file \"$PWD/sig.pid\" sig)");
+    s.name_pids("cat sig.pid");
+    s.ok("pid=$(cat sig.pid)");
+    assert_eq!(
+        s.ok("grep -E '^Sig(Blk|Ign)' /proc/$pid/status"),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\n"
+    );
+    s.ok("minirunc start sig");
+    assert_eq!(
+        s.ok("grep -E '^Sig(Blk|Ign)' /proc/$pid/status"),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+    s.ok("minirunc delete --force sig");
+    // What it is for: a shell's trap, and a pipe's writer.
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "trap \"echo got HUP\" HUP; kill -HUP $$; echo done"]'"#,
+    );
+    assert_eq!(
+        s.ok("(trap '' HUP; minirunc run --bundle bundle trapped)"),
+        "got HUP\ndone\n"
+    );
+    s.ok(r#"edit bundle/config.json '.process.args = ["sh", "-c", "yes | head -1"]'"#);
+    assert_eq!(s.ok("minirunc run --bundle bundle piped"), "y\n");
+    s.check("ch05-break-signals.txt");
+}
+
+/// Directories dockerd and containerd make outside the roots they are given
+/// (the shims' sockets, the plugins' directory, the daemon's trust key), as
+/// tests/dockerd.rs found them: removed afterwards if we made them and they
+/// are empty.
+const DOCKERD_OUTSIDE: [&str; 5] = [
+    "/run/containerd/s",
+    "/run/containerd",
+    "/run/docker/plugins",
+    "/run/docker",
+    "/etc/docker",
+];
+
+/// The daemon's trust key (dockerd 20.10 makes one at start).
+const DOCKERD_KEY: &str = "/etc/docker/key.json";
+
+/// A dockerd of the session's, isolated as in tests/dockerd.rs (its own
+/// roots and socket in a temp dir; no iptables, no bridge), with minirunc
+/// registered through a wrapper that appends each command line it is given
+/// to `calls.log` in the session's directory. Stopped, and everything it
+/// made removed, when dropped — before the session, which removes the
+/// cgroup parent dockerd was given.
+struct SessionDockerd {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    made_outside: Vec<&'static str>,
+    made_key: bool,
+}
+
+impl SessionDockerd {
+    fn start(s: &mut Session) -> SessionDockerd {
+        let found = Command::new("dockerd").arg("--version").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "dockerd is not installed: sudo scripts/provision.sh --test"
+        );
+        // A short path: the socket's must fit in sun_path (108 bytes).
+        let dir = tempfile::Builder::new()
+            .prefix("mdt")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let path = dir.path();
+        std::fs::write(path.join("daemon.json"), "{}").unwrap();
+        let wrapper = path.join("minirunc-logged");
+        let calls = s.scratch.path().join("calls.log");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{MINIRUNC}' \"$@\"\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let made_outside = DOCKERD_OUTSIDE
+            .into_iter()
+            .filter(|dir| !Path::new(dir).exists())
+            .collect();
+        let made_key = !Path::new(DOCKERD_KEY).exists();
+        let log = std::fs::File::create(path.join("dockerd.log")).unwrap();
+        let daemon = Command::new("dockerd")
+            .arg("--config-file")
+            .arg(path.join("daemon.json"))
+            .arg("-H")
+            .arg(format!("unix://{}", path.join("docker.sock").display()))
+            .arg("--data-root")
+            .arg(path.join("data"))
+            .arg("--exec-root")
+            .arg(path.join("exec"))
+            .arg("--pidfile")
+            .arg(path.join("dockerd.pid"))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+                "--bridge=none",
+                "--userland-proxy=false",
+                "--storage-driver=overlay2",
+                "--exec-opt=native.cgroupdriver=cgroupfs",
+            ])
+            .arg(format!("--cgroup-parent=/{}", s.parent))
+            .arg(format!("--add-runtime=minirunc={}", wrapper.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let dockerd = SessionDockerd {
+            dir,
+            daemon,
+            made_outside,
+            made_key,
+        };
+        // The reader's `export DOCKER_HOST=unix://$d/docker.sock`.
+        s.hidden(&format!(
+            "export DOCKER_HOST=unix://{}/docker.sock DOCKER_CONFIG={}/cli",
+            dockerd.dir.path().display(),
+            dockerd.dir.path().display()
+        ));
+        s.names
+            .push((dockerd.dir.path().display().to_string(), "$d".into()));
+        let (out, status) = s.execute(
+            "for _ in $(seq 600); do docker version >/dev/null 2>&1 && break; sleep 0.1; done; docker version >/dev/null",
+        );
+        assert_eq!(
+            status,
+            0,
+            "dockerd did not come up: {out}{}",
+            std::fs::read_to_string(dockerd.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+        dockerd
+    }
+}
+
+impl Drop for SessionDockerd {
+    fn drop(&mut self) {
+        let docker = |args: &[&str]| {
+            Command::new("timeout")
+                .args(["--kill-after=5", "60", "docker", "-H"])
+                .arg(format!(
+                    "unix://{}",
+                    self.dir.path().join("docker.sock").display()
+                ))
+                .args(args)
+                .env("DOCKER_CONFIG", self.dir.path().join("cli"))
+                .stdin(Stdio::null())
+                .output()
+        };
+        if let Ok(ids) = docker(&["ps", "-aq"]) {
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
+        // SIGTERM: dockerd stops its containerd and exits.
+        let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.daemon.try_wait().ok().flatten().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.daemon.kill();
+                let _ = self.daemon.wait();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // What dockerd leaves mounted under its roots (a netns, overlays),
+        // deepest first.
+        let root = self.dir.path().display().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut mounts: Vec<&str> = mountinfo
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4))
+            .filter(|point| point.starts_with(&root))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for point in mounts {
+            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
+        }
+        if self.made_key {
+            let _ = std::fs::remove_file(DOCKERD_KEY);
+        }
+        // Only if empty: a shim of anybody else's would still be there.
+        for dir in &self.made_outside {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The real Docker engine on minirunc, and what containerd's shim asks of
+/// the runtime, call by call.
+#[test]
+fn privileged_transcript_dockerd() {
+    let mut s = Session::new("dockerd");
+    let d = SessionDockerd::start(&mut s);
+    assert_eq!(
+        s.ok("ch02 save busybox -o busybox.tar >/dev/null && docker load -i busybox.tar"),
+        "Loaded image: busybox:latest\n"
+    );
+    let out = s.ok(&format!(
+        "docker run --rm --runtime minirunc --network none busybox sh -c 'echo hello from $(hostname); exit 3'; {AND_STATUS}"
+    ));
+    assert!(
+        out.starts_with("hello from ") && out.ends_with("exit 3\n"),
+        "{out}"
+    );
+    s.ok(r#"docker run -d --name sleeper --runtime minirunc --network none busybox sh -c "trap 'exit 0' TERM; sleep 1000 & wait""#);
+    let ps = s.ok("docker exec sleeper ps");
+    assert!(ps.contains("sleep 1000"), "{ps}");
+    let top = s.ok("docker top sleeper -o pid,args");
+    assert_eq!(top.lines().count(), 3, "{top}");
+    // The same two PIDs, found without asking the runtime (which would
+    // add a call to the log): the init and its child.
+    s.name_pids(
+        "p=$(docker inspect -f '{{.State.Pid}}' sleeper); echo $p $(cat /proc/$p/task/$p/children)",
+    );
+    let tty = s.ok("docker exec -t sleeper tty | cat -A");
+    assert_eq!(tty, "/dev/pts/0^M$\n");
+    assert_eq!(
+        s.ok("docker pause sleeper && docker inspect -f '{{.State.Status}}' sleeper && docker unpause sleeper"),
+        "sleeper\npaused\nsleeper\n"
+    );
+    let out = s.ok("docker update --pids-limit 20 sleeper");
+    // dockerd warns on every update: it was started with --ip-forward=false.
+    assert!(out.starts_with("sleeper\n"), "{out}");
+    assert_eq!(
+        s.ok("docker stop sleeper && docker inspect -f '{{.State.ExitCode}}' sleeper && docker rm sleeper"),
+        "sleeper\n0\nsleeper\n"
+    );
+    let first = s.ok("head -1 calls.log");
+    assert!(first.starts_with("--root "), "{first}");
+    let calls = s.ok("cut -d' ' -f7- calls.log");
+    let verbs: Vec<&str> = calls
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(verbs.first(), Some(&"create"), "{calls}");
+    assert!(
+        verbs.contains(&"exec") && verbs.contains(&"pause"),
+        "{calls}"
+    );
+    drop(d);
+    s.check("ch05-dockerd.txt");
 }
