@@ -17,12 +17,16 @@ const CGROUP_PARENT: &str = "minidocker-dockerd-test";
 
 /// Directories dockerd and containerd make outside the roots they are
 /// given (the shims' sockets, the plugins' directory).
-const OUTSIDE: [&str; 4] = [
+const OUTSIDE: [&str; 5] = [
     "/run/containerd/s",
     "/run/containerd",
     "/run/docker/plugins",
     "/run/docker",
+    "/etc/docker",
 ];
+
+/// The daemon's trust key: dockerd 20.10 makes one at start.
+const DOCKERD_KEY: &str = "/etc/docker/key.json";
 
 /// A dockerd of our own, stopped and cleaned up when dropped.
 struct Dockerd {
@@ -30,6 +34,8 @@ struct Dockerd {
     daemon: Child,
     /// Those of [`OUTSIDE`] that were not there before: ours to remove.
     made_outside: Vec<&'static str>,
+    /// Whether [`DOCKERD_KEY`] is ours to remove.
+    made_key: bool,
 }
 
 impl Dockerd {
@@ -50,6 +56,7 @@ impl Dockerd {
             .unwrap();
         let path = dir.path();
         fs::write(path.join("daemon.json"), "{}").unwrap();
+        let made_key = !Path::new(DOCKERD_KEY).exists();
         let made_outside = OUTSIDE
             .into_iter()
             .filter(|dir| !Path::new(dir).exists())
@@ -87,6 +94,7 @@ impl Dockerd {
             dir,
             daemon,
             made_outside,
+            made_key,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !dockerd.docker(&["version"]).status.success() {
@@ -203,6 +211,9 @@ impl Drop for Dockerd {
             let _ = fs::remove_dir(hierarchy.path().join(CGROUP_PARENT));
         }
         let _ = fs::remove_dir(Path::new("/sys/fs/cgroup").join(CGROUP_PARENT));
+        if self.made_key {
+            let _ = fs::remove_file(DOCKERD_KEY);
+        }
         // Only if empty: a shim of anybody else's would still be there.
         for dir in &self.made_outside {
             let _ = fs::remove_dir(dir);

@@ -347,7 +347,7 @@ impl Session {
             // Clock ticks since boot, in state.json.
             (r#"("start_time":\s*)[0-9]+"#, "${1}<ticks>"),
             // `ps -f`'s C, the CPU share in percent: 0 but on a busy machine.
-            (r"(?m)^(root +<pid> +[0-9]+ +)[0-9]+ ", "${1}0 "),
+            (r"(?m)^(root +<pid> +[0-9]+) +[0-9]+ ", "${1}  0 "),
             // `ps -f`'s start time.
             (
                 r"(?m)^(root +<pid> +[0-9]+ +[0-9]+ )[0-9]{2}:[0-9]{2} ",
