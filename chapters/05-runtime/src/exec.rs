@@ -95,7 +95,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     }
     let spec = load_spec(&saved.bundle)?;
     let process = process(spec.process.clone().unwrap_or_default(), options)?;
-    let steps = ProcessSteps::new(&spec, &process)?;
+    let steps = ProcessSteps::new(&spec, &process, &states.seccomp_cache())?;
     // Every namespace the container has, joined through its PID 1; the
     // user namespace first, since it owns the others.
     let mut kinds: Vec<NamespaceKind> = spec

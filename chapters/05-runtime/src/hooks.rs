@@ -48,7 +48,7 @@ pub fn run_and_warn(stage: &str, hooks: &[Hook], state: &OciState) {
 fn run_one(hook: &Hook, state: &[u8]) -> anyhow::Result<()> {
     // Its output is kept to explain a failure: in a memory file rather than
     // a pipe, which a chatty hook could fill while we wait for it to exit.
-    let output = memory_file()?;
+    let output = memory_file(c"hook-output")?;
     let mut command = Command::new(&hook.path);
     // args[0] is argv[0], as with execv(3); env is the whole environment.
     if let Some((argv0, rest)) = hook.args.split_first() {
@@ -107,12 +107,10 @@ fn run_one(hook: &Hook, state: &[u8]) -> anyhow::Result<()> {
 }
 // ANCHOR_END: run_hooks
 
-/// An anonymous file in memory (memfd_create(2)): gone when closed.
-fn memory_file() -> anyhow::Result<File> {
-    let fd = nix::sys::memfd::memfd_create(
-        c"hook-output",
-        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
-    )
-    .context("memfd_create")?;
+/// An anonymous file in memory (memfd_create(2)), named `name` in
+/// /proc/PID/fd: gone when closed.
+pub(crate) fn memory_file(name: &std::ffi::CStr) -> anyhow::Result<File> {
+    let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+        .context("memfd_create")?;
     Ok(File::from(fd))
 }

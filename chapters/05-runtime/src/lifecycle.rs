@@ -433,7 +433,11 @@ fn make(
         };
         let steps = RuntimeSteps {
             saved: &making.saved,
-            process: ProcessSteps::new(&spec, spec.process.as_ref().context("no process")?)?,
+            process: ProcessSteps::new(
+                &spec,
+                spec.process.as_ref().context("no process")?,
+                &states.seccomp_cache(),
+            )?,
             devices: &linux.devices,
             bind_devices: container_spec.rootfs.bind_devices,
             sysctls,

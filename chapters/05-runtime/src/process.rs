@@ -58,7 +58,7 @@ pub fn relay_console(ours: UnixStream) -> anyhow::Result<()> {
 /// filter (compiled by the runtime, loaded at the moment the docs of
 /// [`crate::seccomp`] explain). `create` and `exec` both use it.
 pub struct ProcessSteps {
-    pub filter: Option<libseccomp::ScmpFilterContext>,
+    pub filter: Option<seccomp::Program>,
     pub no_new_privileges: bool,
     pub console_size: Option<ConsoleSize>,
     /// Only where AppArmor is enabled.
@@ -66,8 +66,13 @@ pub struct ProcessSteps {
 }
 
 impl ProcessSteps {
-    /// Compiles the config's seccomp profile, if it has one, for `process`.
-    pub fn new(spec: &Spec, process: &Process) -> anyhow::Result<ProcessSteps> {
+    /// Compiles the config's seccomp profile, if it has one, for `process`
+    /// (through the cache in `seccomp_cache`).
+    pub fn new(
+        spec: &Spec,
+        process: &Process,
+        seccomp_cache: &Path,
+    ) -> anyhow::Result<ProcessSteps> {
         let profile = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
         let mut apparmor_profile = process.apparmor_profile.clone().filter(|p| !p.is_empty());
         if let Some(name) = &apparmor_profile {
@@ -79,7 +84,9 @@ impl ProcessSteps {
             }
         }
         Ok(ProcessSteps {
-            filter: profile.map(seccomp::compile).transpose()?,
+            filter: profile
+                .map(|p| seccomp::program(p, seccomp_cache))
+                .transpose()?,
             no_new_privileges: process.no_new_privileges,
             console_size: process.console_size.filter(|_| process.terminal),
             apparmor_profile,

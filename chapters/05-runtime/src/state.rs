@@ -98,6 +98,12 @@ impl StateDir {
         self.root.join(id)
     }
 
+    /// Compiled seccomp filters, by profile (see [`crate::seccomp::program`]).
+    /// `#` is in no container ID; `list` and `ids` skip what has no state.json.
+    pub fn seccomp_cache(&self) -> PathBuf {
+        self.root.join("#seccomp")
+    }
+
     pub fn fifo(&self, id: &str) -> PathBuf {
         self.dir(id).join("exec.fifo")
     }
