@@ -61,11 +61,12 @@ impl Fixture {
         self.dir.path().join("e")
     }
 
-    /// `minishim … ID EXTRA`: its output once the first process exits.
+    /// `minishim … ID EXTRA`: its output once the first process exits. The
+    /// bundle's path is relative, as a user may give it.
     fn spawn(&self, id: &str, extra: &[&str]) -> Output {
         Command::new("timeout")
-            .args(["--kill-after=5", "60", MINISHIM, "--bundle"])
-            .arg(self.dir.path().join("bundle"))
+            .args(["--kill-after=5", "60", MINISHIM, "--bundle", "bundle"])
+            .current_dir(self.dir.path())
             .args(["--id", id, "--exec-root"])
             .arg(self.exec_root())
             .args(["--runtime", MINIRUNC, "--runtime-root"])

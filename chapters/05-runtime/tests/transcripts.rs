@@ -1195,3 +1195,150 @@ fn privileged_transcript_dockerd() {
     drop(d);
     s.check("ch05-dockerd.txt");
 }
+
+const MINISHIM: &str = env!("CARGO_BIN_EXE_minishim");
+
+/// A session for minishim: the bundle, `minishim` on the PATH, and the
+/// `minirunc` wrapper leaving alone a `--root` it is given (the shim gives
+/// its `--runtime-root`, shown as /run/minirunc, the same directory).
+fn shim_session(name: &str) -> Session {
+    let mut s = Session::new(name);
+    s.with_bundle();
+    let bin = s._bin.path().display().to_string();
+    let state = s.state_root();
+    s.hidden(&format!("ln -s '{MINISHIM}' '{bin}/minishim'"));
+    s.hidden(&format!(
+        r#"printf '#!/bin/sh\ncase "$1" in --root) exec %s "$@";; esac\nexec %s --root %s "$@"\n' '{MINIRUNC}' '{MINIRUNC}' '{state}' > '{bin}/minirunc'"#
+    ));
+    s
+}
+
+/// [`Session::check`], with two more placeholders: socat's date, time and
+/// PID before its error messages, and `ps`'s rows laid out again with the
+/// PID columns 5 wide (`<pid>` stands for 4 digits or 5).
+fn check_shim(s: &mut Session, name: &str) {
+    let text = api::transcript::replace(
+        &s.show(),
+        &[(
+            r"(?m)^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} socat\[[0-9]+\] ",
+            "yyyy/mm/dd hh:mm:ss socat[<pid>] ",
+        )],
+    );
+    let text: String = text
+        .lines()
+        .map(|line| format!("{}\n", realign_ps_row(line)))
+        .collect();
+    api::transcript::check(name, &text);
+    s.text.clear();
+}
+
+/// A `ps` row (two numbers or more, then a command) with each number
+/// right-aligned in 5 columns; any other line as it is.
+fn realign_ps_row(line: &str) -> String {
+    let mut numbers = Vec::new();
+    let mut rest = line.trim_start();
+    while let Some(word) = rest.split_whitespace().next() {
+        if word != "<pid>" && !word.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        numbers.push(format!("{word:>5}"));
+        rest = rest[word.len()..].trim_start();
+    }
+    if numbers.len() < 2 || rest.is_empty() {
+        return line.to_string();
+    }
+    format!("{} {rest}", numbers.join(" "))
+}
+
+/// The shim's command line in the sessions.
+fn shim_command(s: &Session) -> String {
+    format!(
+        "minishim --bundle \"$PWD/bundle\" --id web --exec-root \"$PWD/e\" --runtime \"$(command -v minirunc)\" --runtime-root {}",
+        s.state_root()
+    )
+}
+
+/// minishim: create through the shim, its directory and status file, the
+/// control socket's requests, the shim as the init's parent, the log.
+#[test]
+fn privileged_transcript_shim() {
+    let mut s = shim_session("shim");
+    s.ok(
+        r#"edit bundle/config.json '.process.args = ["sh", "-c", "trap \"echo got TERM >&2; exit 3\" TERM; echo hello from web; sleep 1000 & wait"]'"#,
+    );
+    let socket = s.ok(&shim_command(&s));
+    assert!(socket.ends_with("/e/web/ctl.sock\n"), "{socket}");
+    s.ok("ls -F e/web");
+    let status = s.ok("cat e/web/status.json");
+    assert!(status.contains("\"status\": \"created\""), "{status}");
+    assert_eq!(s.ok("cat e/web/web-json.log"), "");
+    assert_eq!(
+        s.ok(r#"echo '{"op":"start"}' | socat - UNIX-CONNECT:e/web/ctl.sock"#),
+        "{\"ok\":true}\n"
+    );
+    s.wait_until("grep -q hello e/web/web-json.log");
+    s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    s.ok("pid=$(jq .pid e/web/status.json); shim=$(ps -o ppid= -p $pid)");
+    let forest = s.ok("ps --forest -o pid,ppid,sid,comm -p $shim,$pid");
+    assert!(
+        forest.contains("minishim") && forest.contains("\\_ sh"),
+        "{forest}"
+    );
+    let status =
+        s.ok(r#"echo '{"op":"status"}' | socat - UNIX-CONNECT:e/web/ctl.sock | jq -c .status"#);
+    assert!(status.contains("\"status\":\"running\""), "{status}");
+    let log = s.ok("cat e/web/web-json.log");
+    assert_eq!(log.lines().count(), 1, "{log}");
+    s.ok(r#"echo '{"op":"wait"}' | socat -t 30 - UNIX-CONNECT:e/web/ctl.sock > waited.json &"#);
+    // The waiter connects before the signal: a reader types slower.
+    s.hidden("sleep 0.5");
+    assert_eq!(
+        s.ok(r#"echo '{"op":"signal","signal":15}' | socat - UNIX-CONNECT:e/web/ctl.sock"#),
+        "{\"ok\":true}\n"
+    );
+    let waited = s.ok("wait; jq . waited.json");
+    assert!(
+        waited.contains("\"status\": \"exited\"") && waited.contains("\"exit_code\": 3"),
+        "{waited}"
+    );
+    s.wait_until("! test -e e/web/ctl.sock");
+    let log = s.ok("cat e/web/web-json.log");
+    assert!(log.contains("got TERM"), "{log}");
+    s.ok("ls -F e/web");
+    let status = s.ok("cat e/web/status.json");
+    assert!(status.contains("\"status\": \"exited\""), "{status}");
+    assert_eq!(
+        s.fails("minirunc state web", 1),
+        "minirunc: container does not exist\n"
+    );
+    check_shim(&mut s, "ch05-shim.txt");
+}
+
+/// A killed shim: the container lives on, adopted by PID 1, and the
+/// runtime ends it.
+#[test]
+fn privileged_transcript_shim_killed() {
+    let mut s = shim_session("shim-killed");
+    s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
+    s.ok(&shim_command(&s));
+    s.ok(r#"echo '{"op":"start"}' | socat - UNIX-CONNECT:e/web/ctl.sock"#);
+    s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    s.ok("pid=$(jq .pid e/web/status.json); shim=$(ps -o ppid= -p $pid)");
+    s.ok("ps -o pid,ppid,comm -p $shim,$pid");
+    s.ok("kill -KILL $shim");
+    s.wait_until("! kill -0 $shim 2>/dev/null");
+    let orphan = s.ok("ps -o pid,ppid,comm -p $pid");
+    assert!(orphan.contains("sleep"), "{orphan}");
+    s.ok(&format!(
+        r#"echo '{{"op":"status"}}' | socat - UNIX-CONNECT:e/web/ctl.sock; {AND_STATUS}"#
+    ));
+    s.ok("ls -F e/web");
+    assert_eq!(s.ok("jq -r .status e/web/status.json"), "running\n");
+    assert_eq!(s.ok("minirunc state web | jq -r .status"), "running\n");
+    s.ok("minirunc delete --force web");
+    assert_eq!(
+        s.fails("minirunc state web", 1),
+        "minirunc: container does not exist\n"
+    );
+    check_shim(&mut s, "ch05-shim-killed.txt");
+}

@@ -115,6 +115,13 @@ pub fn spawn(options: &ShimOptions) -> anyhow::Result<i32> {
     if !config.is_file() {
         bail!("{} does not exist", config.display());
     }
+    // The runtime runs in the bundle directory: a relative path would not
+    // be found again from there.
+    let options = &ShimOptions {
+        bundle: fs::canonicalize(&options.bundle)
+            .with_context(|| format!("resolving {}", options.bundle.display()))?,
+        ..options.clone()
+    };
     let dir = options.dir();
     fs::create_dir_all(&options.exec_root)
         .with_context(|| format!("creating {}", options.exec_root.display()))?;
