@@ -557,3 +557,51 @@ fn privileged_a_full_disk_loses_output_not_the_container() {
     );
     assert_eq!(entries.last().unwrap()["log"], "after\n");
 }
+
+#[test]
+fn privileged_a_terminal_is_attached_raw_and_resized() {
+    let f = Fixture::new(&["sh", "-c", "sleep 0.5; stty size; tty"]);
+    f.edit(|config| config["process"]["terminal"] = true.into());
+    let id = format!("shimtty-{}", std::process::id());
+    let out = f.spawn(&id, &["--tty"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    let mut attach = UnixStream::connect(&socket).unwrap();
+    attach
+        .write_all(b"{\"op\":\"attach\",\"stdout\":true}\n")
+        .unwrap();
+    let mut reader = BufReader::new(attach);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"ok\":true,\"tty\":true}\n");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    assert_eq!(
+        ask(&socket, r#"{"op":"resize","height":30,"width":100}"#),
+        serde_json::json!({"ok": true})
+    );
+    // Raw bytes, no frames: the terminal's own "\r\n".
+    let mut text = String::new();
+    let _ = reader.read_to_string(&mut text);
+    assert!(text.starts_with("30 100\r\n/dev/pts/0\r\n"), "{text:?}");
+    assert_eq!(ask_until_gone(&socket)["exit_code"], 0);
+    assert!(f.log(&id).iter().any(|e| e["log"] == "30 100\r\n"));
+}
+
+#[test]
+fn privileged_an_oom_kill_is_recorded() {
+    let f = Fixture::new(&["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a)"]);
+    f.edit(|config| {
+        config["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 33554432, "swap": 33554432});
+    });
+    let id = format!("shimoom-{}", std::process::id());
+    assert!(f.spawn(&id, &[]).status.success());
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    let status = ask_until_gone(&socket);
+    assert_eq!(status["oom_killed"], true, "{status}");
+}
