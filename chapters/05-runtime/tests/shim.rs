@@ -605,3 +605,25 @@ fn privileged_an_oom_kill_is_recorded() {
     let status = ask_until_gone(&socket);
     assert_eq!(status["oom_killed"], true, "{status}");
 }
+
+#[test]
+fn privileged_a_socket_path_too_long_is_reported_by_the_first_process() {
+    let f = Fixture::new(&["true"]);
+    // sun_path holds 108 bytes: this exec root leaves no room for ctl.sock.
+    let deep = f.dir.path().join("x".repeat(100));
+    let out = Command::new(MINISHIM)
+        .args(["--bundle", "bundle", "--id", "deep", "--exec-root"])
+        .arg(&deep)
+        .args(["--runtime", MINIRUNC, "--runtime-root"])
+        .arg(f.dir.path().join("r"))
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("minishim: binding ") && stderr.contains("ctl.sock"),
+        "{stderr}"
+    );
+    assert!(!deep.join("deep").exists());
+}

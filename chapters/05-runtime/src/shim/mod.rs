@@ -141,11 +141,21 @@ pub fn spawn(options: &ShimOptions) -> anyhow::Result<i32> {
     match unsafe { nix::unistd::fork() }.context("fork")? {
         ForkResult::Child => {
             drop(report_read);
-            let report = File::from(report_write);
-            let code = match serve(options, report) {
+            let mut report = Some(File::from(report_write));
+            let code = match serve(options, &mut report) {
                 Ok(()) => 0,
                 Err(e) => {
-                    let _ = fs::write(dir.join("shim.log"), format!("{e:#}\n"));
+                    let message = format!("{e:#}").replace('\n', " ");
+                    // Before the report: the first process says it. After:
+                    // only shim.log can.
+                    match report.as_mut() {
+                        Some(report) => {
+                            let _ = writeln!(report, "error 1 {message}");
+                        }
+                        None => {
+                            let _ = fs::write(dir.join("shim.log"), format!("{message}\n"));
+                        }
+                    }
                     1
                 }
             };
@@ -245,7 +255,8 @@ fn runtime_error(stderr: &[u8]) -> String {
 
 // ANCHOR: serve
 /// The shim itself, in the forked child.
-fn serve(options: &ShimOptions, mut report: File) -> anyhow::Result<()> {
+/// `report` is the pipe to the first process, until the report is made.
+fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()> {
     // A session of its own: no terminal, no signal meant for the engine's
     // process group. A subreaper: the container's init, orphaned when
     // `runtime create` exits, is re-parented to us rather than to PID 1.
@@ -263,7 +274,9 @@ fn serve(options: &ShimOptions, mut report: File) -> anyhow::Result<()> {
     let (init, stdout, stderr, stdin, master) = match created {
         Ok(created) => created,
         Err((code, message)) => {
-            let _ = writeln!(report, "error {code} {}", message.replace('\n', " "));
+            if let Some(report) = report.as_mut() {
+                let _ = writeln!(report, "error {code} {}", message.replace('\n', " "));
+            }
             std::process::exit(code);
         }
     };
@@ -305,8 +318,10 @@ fn serve(options: &ShimOptions, mut report: File) -> anyhow::Result<()> {
         let shared = shared.clone();
         std::thread::spawn(move || accept_clients(&shared, &listener));
     }
-    writeln!(report, "ok").context("reporting to the first process")?;
-    drop(report);
+    // Closing the pipe lets the first process exit.
+    if let Some(mut pipe) = report.take() {
+        writeln!(pipe, "ok").context("reporting to the first process")?;
+    }
 
     // The container's init is ours now: wait for it (only for it, so that
     // the runtime commands the client threads run are theirs to wait for).
