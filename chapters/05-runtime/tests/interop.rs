@@ -5,51 +5,15 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+mod common;
 
-fn require_root() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "needs root: run sudo scripts/test.sh"
-    );
-}
-
-fn require_runc() {
-    let found = Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "runc is not installed: sudo scripts/provision.sh --test"
-    );
-}
+use common::{MINIRUNC, SpecBy, busybox_bundle, edit_config, require_root, require_runc};
 
 /// A bundle: `minirunc spec`'s config.json, edited as a reader would, and
 /// the offline busybox image's files in rootfs/.
 fn bundle(dir: &Path, args: &[&str]) {
-    let out = Command::new(MINIRUNC)
-        .args(["spec", "--bundle"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
-    let mut layer = Vec::new();
-    images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
-    let mut archive = tar::Archive::new(layer.as_slice());
-    archive.set_preserve_permissions(true);
-    archive.unpack(dir.join("rootfs")).unwrap();
-    let path = dir.join("config.json");
-    let mut config: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    config["process"]["terminal"] = false.into();
-    config["process"]["args"] = args.into();
-    config["hostname"] = "bundle".into();
-    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    busybox_bundle(dir, SpecBy::Minirunc, args);
+    edit_config(dir, |config| config["hostname"] = "bundle".into());
 }
 
 #[test]
@@ -113,10 +77,7 @@ fn spec_refuses_to_overwrite_a_config() {
 
 #[test]
 fn features_has_runcs_shape_and_names_what_minirunc_does() {
-    let out = Command::new(env!("CARGO_BIN_EXE_minirunc"))
-        .arg("features")
-        .output()
-        .unwrap();
+    let out = Command::new(MINIRUNC).arg("features").output().unwrap();
     assert!(out.status.success());
     let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [

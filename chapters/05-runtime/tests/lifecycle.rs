@@ -5,72 +5,29 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+mod common;
 
-fn require_root_and_runc() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "needs root: run sudo scripts/test.sh"
-    );
-    let found = Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "runc is not installed: sudo scripts/provision.sh --test"
-    );
-}
+use common::{MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config};
 
 /// A state root and a bundle (`runc spec` + busybox) in a temp dir.
 struct Fixture {
     dir: tempfile::TempDir,
 }
 
-/// A test that failed halfway leaves no container behind: every one still
-/// in the state root is force-deleted (processes, cgroup, state).
+/// A test that failed halfway leaves no container behind.
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let Ok(entries) = fs::read_dir(self.root()) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let _ = Command::new(MINIRUNC)
-                .arg("--root")
-                .arg(self.root())
-                .args(["delete", "--force"])
-                .arg(entry.file_name())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
+        delete_all(&self.root());
     }
 }
 
 impl Fixture {
     fn new(args: &[&str]) -> Fixture {
-        require_root_and_runc();
+        common::require_root();
+        common::require_runc();
         let dir = tempfile::tempdir().unwrap();
-        let bundle = dir.path().join("bundle");
-        fs::create_dir(&bundle).unwrap();
-        let out = Command::new("runc")
-            .arg("spec")
-            .current_dir(&bundle)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
-        let mut layer = Vec::new();
-        images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
-        let mut archive = tar::Archive::new(layer.as_slice());
-        archive.set_preserve_permissions(true);
-        archive.unpack(bundle.join("rootfs")).unwrap();
-        let f = Fixture { dir };
-        f.edit(|config| {
-            config["process"]["terminal"] = false.into();
-            config["process"]["args"] = args.into();
-        });
-        f
+        busybox_bundle(&dir.path().join("bundle"), SpecBy::Runc, args);
+        Fixture { dir }
     }
 
     fn bundle(&self) -> PathBuf {
@@ -82,11 +39,7 @@ impl Fixture {
     }
 
     fn edit(&self, change: impl FnOnce(&mut serde_json::Value)) {
-        let path = self.bundle().join("config.json");
-        let mut config: serde_json::Value =
-            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-        change(&mut config);
-        fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        edit_config(&self.bundle(), change);
     }
 
     /// `minirunc --root STATE ARGS`. Its stdout and stderr are files, not

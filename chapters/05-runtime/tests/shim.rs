@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+mod common;
+
+use common::{MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config};
+
 const MINISHIM: &str = env!("CARGO_BIN_EXE_minishim");
 
 /// A bundle (`runc spec` + busybox), a runtime root and an exec root.
@@ -18,43 +21,18 @@ struct Fixture {
 
 impl Fixture {
     fn new(args: &[&str]) -> Fixture {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "needs root: run sudo scripts/test.sh"
-        );
+        common::require_root();
         // Short: the control socket's path must fit in 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("mds")
             .tempdir_in("/tmp")
             .unwrap();
-        let bundle = dir.path().join("bundle");
-        fs::create_dir(&bundle).unwrap();
-        let out = Command::new("runc")
-            .arg("spec")
-            .current_dir(&bundle)
-            .output()
-            .expect("runc is installed: sudo scripts/provision.sh --test");
-        assert!(out.status.success());
-        let busybox = images::rootfs::busybox_path().expect("busybox-static is installed");
-        let mut layer = Vec::new();
-        images::rootfs::write_busybox_layer(&busybox, &mut layer).unwrap();
-        let mut archive = tar::Archive::new(layer.as_slice());
-        archive.set_preserve_permissions(true);
-        archive.unpack(bundle.join("rootfs")).unwrap();
-        let f = Fixture { dir };
-        f.edit(|config| {
-            config["process"]["terminal"] = false.into();
-            config["process"]["args"] = args.into();
-        });
-        f
+        busybox_bundle(&dir.path().join("bundle"), SpecBy::Runc, args);
+        Fixture { dir }
     }
 
     fn edit(&self, change: impl FnOnce(&mut serde_json::Value)) {
-        let path = self.dir.path().join("bundle/config.json");
-        let mut config: serde_json::Value =
-            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-        change(&mut config);
-        fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        edit_config(&self.dir.path().join("bundle"), change);
     }
 
     fn exec_root(&self) -> PathBuf {
@@ -97,15 +75,7 @@ impl Fixture {
 /// Whatever a failed test left: force-deleted by the runtime.
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let root = self.dir.path().join("r");
-        for entry in fs::read_dir(&root).into_iter().flatten().flatten() {
-            let _ = Command::new(MINIRUNC)
-                .arg("--root")
-                .arg(&root)
-                .args(["delete", "--force"])
-                .arg(entry.file_name())
-                .output();
-        }
+        delete_all(&self.dir.path().join("r"));
     }
 }
 

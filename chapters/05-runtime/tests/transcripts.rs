@@ -21,9 +21,11 @@
 //! runc names its cgroup after the container, so its IDs get the test's
 //! PID, shown without it. The dockerd session's daemon has its roots and
 //! socket in a temp dir, shown as `$d`, and what it makes outside them is
-//! removed with it ([`SessionDockerd`]). A few commands are *hidden*: they
+//! removed with it ([`session_dockerd`]). A few commands are *hidden*: they
 //! run in the same shell but are not shown, to wait for what a reader waits
 //! for by typing slower, or to make the bundle an earlier session made.
+
+mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -33,9 +35,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
 use cgroups::hierarchy::Hierarchy;
+use common::MINIRUNC;
 use images::store::WORKSHOP_ROOT;
-
-const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
 
 /// What the temp dirs are shown as: the programs' defaults.
 const MINIRUNC_ROOT: &str = "/run/minirunc";
@@ -972,180 +973,31 @@ fn privileged_transcript_break_signals() {
     s.check("ch05-break-signals.txt");
 }
 
-/// Directories dockerd and containerd make outside the roots they are given
-/// (the shims' sockets, the plugins' directory, the daemon's trust key), as
-/// tests/dockerd.rs found them: removed afterwards if we made them and they
-/// are empty.
-const DOCKERD_OUTSIDE: [&str; 5] = [
-    "/run/containerd/s",
-    "/run/containerd",
-    "/run/docker/plugins",
-    "/run/docker",
-    "/etc/docker",
-];
-
-/// The daemon's trust key (dockerd 20.10 makes one at start).
-const DOCKERD_KEY: &str = "/etc/docker/key.json";
-
-/// A dockerd of the session's, isolated as in tests/dockerd.rs (its own
-/// roots and socket in a temp dir; no iptables, no bridge), with minirunc
-/// registered through a wrapper that appends each command line it is given
-/// to `calls.log` in the session's directory. Stopped, and everything it
-/// made removed, when dropped — before the session, which removes the
-/// cgroup parent dockerd was given.
-struct SessionDockerd {
-    dir: tempfile::TempDir,
-    daemon: Child,
-    made_outside: Vec<&'static str>,
-    made_key: bool,
+/// A dockerd of the session's (tests/common: isolated, its own roots and
+/// socket in a temp dir), with minirunc registered through a wrapper that
+/// appends each command line it is given to `calls.log` in the session's
+/// directory, and the session's shell pointed at it. Dropped before the
+/// session, which removes the cgroup parent dockerd was given.
+fn session_dockerd(s: &mut Session) -> common::Dockerd {
+    let wrapper = s.scratch.path().join(".minirunc-logged");
+    common::logging_minirunc(&wrapper, &s.scratch.path().join("calls.log"));
+    let parent = s.parent.clone();
+    let dockerd = common::Dockerd::start(&wrapper, &parent);
+    // The reader's `export DOCKER_HOST=unix://$d/docker.sock`.
+    s.hidden(&format!(
+        "export DOCKER_HOST=unix://{} DOCKER_CONFIG={}",
+        dockerd.socket().display(),
+        dockerd.cli_config().display()
+    ));
+    s.names
+        .push((dockerd.dir.path().display().to_string(), "$d".into()));
+    dockerd
 }
 
-impl SessionDockerd {
-    fn start(s: &mut Session) -> SessionDockerd {
-        let found = Command::new("dockerd").arg("--version").output();
-        assert!(
-            found.is_ok_and(|o| o.status.success()),
-            "dockerd is not installed: sudo scripts/provision.sh --test"
-        );
-        // A short path: the socket's must fit in sun_path (108 bytes).
-        let dir = tempfile::Builder::new()
-            .prefix("mdt")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let path = dir.path();
-        std::fs::write(path.join("daemon.json"), "{}").unwrap();
-        let wrapper = path.join("minirunc-logged");
-        let calls = s.scratch.path().join("calls.log");
-        std::fs::write(
-            &wrapper,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{MINIRUNC}' \"$@\"\n",
-                calls.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let made_outside = DOCKERD_OUTSIDE
-            .into_iter()
-            .filter(|dir| !Path::new(dir).exists())
-            .collect();
-        let made_key = !Path::new(DOCKERD_KEY).exists();
-        let log = std::fs::File::create(path.join("dockerd.log")).unwrap();
-        let daemon = Command::new("dockerd")
-            .arg("--config-file")
-            .arg(path.join("daemon.json"))
-            .arg("-H")
-            .arg(format!("unix://{}", path.join("docker.sock").display()))
-            .arg("--data-root")
-            .arg(path.join("data"))
-            .arg("--exec-root")
-            .arg(path.join("exec"))
-            .arg("--pidfile")
-            .arg(path.join("dockerd.pid"))
-            .args([
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-forward=false",
-                "--ip-masq=false",
-                "--bridge=none",
-                "--userland-proxy=false",
-                "--storage-driver=overlay2",
-                "--exec-opt=native.cgroupdriver=cgroupfs",
-            ])
-            .arg(format!("--cgroup-parent=/{}", s.parent))
-            .arg(format!("--add-runtime=minirunc={}", wrapper.display()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let dockerd = SessionDockerd {
-            dir,
-            daemon,
-            made_outside,
-            made_key,
-        };
-        // The reader's `export DOCKER_HOST=unix://$d/docker.sock`.
-        s.hidden(&format!(
-            "export DOCKER_HOST=unix://{}/docker.sock DOCKER_CONFIG={}/cli",
-            dockerd.dir.path().display(),
-            dockerd.dir.path().display()
-        ));
-        s.names
-            .push((dockerd.dir.path().display().to_string(), "$d".into()));
-        let (out, status) = s.execute(
-            "for _ in $(seq 600); do docker version >/dev/null 2>&1 && break; sleep 0.1; done; docker version >/dev/null",
-        );
-        assert_eq!(
-            status,
-            0,
-            "dockerd did not come up: {out}{}",
-            std::fs::read_to_string(dockerd.dir.path().join("dockerd.log")).unwrap_or_default()
-        );
-        dockerd
-    }
-}
-
-impl Drop for SessionDockerd {
-    fn drop(&mut self) {
-        let docker = |args: &[&str]| {
-            Command::new("timeout")
-                .args(["--kill-after=5", "60", "docker", "-H"])
-                .arg(format!(
-                    "unix://{}",
-                    self.dir.path().join("docker.sock").display()
-                ))
-                .args(args)
-                .env("DOCKER_CONFIG", self.dir.path().join("cli"))
-                .stdin(Stdio::null())
-                .output()
-        };
-        if let Ok(ids) = docker(&["ps", "-aq"]) {
-            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-                let _ = docker(&["rm", "-f", id]);
-            }
-        }
-        // SIGTERM: dockerd stops its containerd and exits.
-        let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while self.daemon.try_wait().ok().flatten().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = self.daemon.kill();
-                let _ = self.daemon.wait();
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        // What dockerd leaves mounted under its roots (a netns, overlays),
-        // deepest first.
-        let root = self.dir.path().display().to_string();
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mut mounts: Vec<&str> = mountinfo
-            .lines()
-            .filter_map(|line| line.split(' ').nth(4))
-            .filter(|point| point.starts_with(&root))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for point in mounts {
-            let _ = nix::mount::umount2(point, nix::mount::MntFlags::MNT_DETACH);
-        }
-        if self.made_key {
-            let _ = std::fs::remove_file(DOCKERD_KEY);
-        }
-        // Only if empty: a shim of anybody else's would still be there.
-        for dir in &self.made_outside {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
-}
-
-/// The real Docker engine on minirunc, and what containerd's shim asks of
-/// the runtime, call by call.
 #[test]
 fn privileged_transcript_dockerd() {
     let mut s = Session::new("dockerd");
-    let d = SessionDockerd::start(&mut s);
+    let d = session_dockerd(&mut s);
     assert_eq!(
         s.ok("ch02 save busybox -o busybox.tar >/dev/null && docker load -i busybox.tar"),
         "Loaded image: busybox:latest\n"
