@@ -62,8 +62,10 @@ apt_update_once() {
     fi
 }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-available() { apt_update_once; apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# grep reads to the end (no -q): with pipefail, a grep -q that quits at the
+# first match can kill the writer with SIGPIPE and fail the pipeline.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null; }
+available() { apt_update_once; apt-cache policy "$1" 2>/dev/null | grep 'Candidate: [^(]' >/dev/null; }
 
 # apt_ensure PKG...: install the packages that are missing, in one apt call.
 apt_ensure() {

@@ -95,7 +95,7 @@ shift
 [ -f "$program" ] && [ -x "$program" ] || die "$program is not an executable file: build it first (cargo test --no-run)"
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null; }
 candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
 
 # apt_install [APT OPTIONS] PKG...: the need steps' installs, one line each.

@@ -398,11 +398,13 @@ fn privileged_transcript_save_and_load() {
         ids.contains(&busybox.id.to_string()) && ids.contains(&busybox.manifest_digest.to_string()),
         "the same digests on the other side: {ids}"
     );
-    if which("skopeo") {
-        let oci = s.ok("skopeo inspect --format '{{.Digest}} {{.Layers}}' oci-archive:bb.tar");
-        assert!(oci.contains(&busybox.manifest_digest.to_string()), "{oci}");
-        s.ok("skopeo inspect --format '{{.Digest}} {{.Layers}}' docker-archive:bb.tar");
-    }
+    assert!(
+        which("skopeo"),
+        "skopeo is not installed: run scripts/provision.sh --test"
+    );
+    let oci = s.ok("skopeo inspect --format '{{.Digest}} {{.Layers}}' oci-archive:bb.tar");
+    assert!(oci.contains(&busybox.manifest_digest.to_string()), "{oci}");
+    s.ok("skopeo inspect --format '{{.Digest}} {{.Layers}}' docker-archive:bb.tar");
     s.check("ch02-save-load.txt");
 }
 

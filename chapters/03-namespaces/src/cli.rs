@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use anyhow::{Context, bail};
 use images::snapshot::{self, Snapshotter};
 use images::store::ImageStore;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::Pid;
 
 use crate::container::{self, ContainerSpec, ProcessSpec, Rlimit, SpawnOptions};
-use crate::defaults;
 use crate::mount::Mount;
 use crate::namespace::{IdMap, Namespace, NamespaceKind};
 use crate::process::CapabilitySets;
 use crate::rootfs::{RootSwitch, RootfsPlan};
+use crate::{defaults, exec};
 use crate::{terminal, user};
 
 /// Parses the command line; a usage error exits with 125, as `docker run`'s
@@ -134,6 +134,7 @@ impl Drop for RunDir {
 /// Runs a container in the foreground: its exit code, or an error (a
 /// [`container::ContainerError`] carries the code Docker would give it).
 pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::Result<i32> {
+    hold_signals()?;
     if args.userns && args.image.is_some() {
         bail!(
             "--userns needs --rootfs: image layers belong to host root, which the container's \
@@ -336,6 +337,8 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
         parent_death_signal: Some(Signal::SIGKILL),
         exec_fifo: args.exec_fifo.clone(),
         console_socket: console.as_ref().map(|(_, theirs)| theirs.as_raw_fd()),
+        // minidocker-init takes signals itself: those sent before it runs wait.
+        hold_forwarded_signals: args.init,
     };
     let mut container = container::spawn(&spec, &options)?;
     // The parent-side steps, while the container waits: chapter 04 puts it
@@ -456,8 +459,17 @@ fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
 }
 
 // ANCHOR: forward_signals
+/// Holds the forwarded signals (blocks them) until [`forward_signals`] knows
+/// where to send them: a Ctrl-C that comes before the container exists
+/// waits instead of killing the CLI with its mounts still in place.
+pub fn hold_signals() -> anyhow::Result<()> {
+    let held = exec::forwarded_signal_set();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), None).context("sigprocmask")
+}
+
 /// A foreground container gets the signals sent to the CLI (Ctrl-C included),
 /// as `docker run` proxies them. Whether they do anything is up to PID 1.
+/// Signals held until now are delivered, and forwarded, on return.
 pub fn forward_signals(container: Pid) -> anyhow::Result<()> {
     CONTAINER_PID.store(container.as_raw(), Ordering::SeqCst);
     extern "C" fn forward(signal: libc::c_int) {
@@ -467,24 +479,18 @@ pub fn forward_signals(container: Pid) -> anyhow::Result<()> {
             unsafe { libc::kill(pid, signal) };
         }
     }
-    let action = nix::sys::signal::SigAction::new(
-        nix::sys::signal::SigHandler::Handler(forward),
-        nix::sys::signal::SaFlags::SA_RESTART,
-        nix::sys::signal::SigSet::empty(),
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
     );
-    for signal in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-    ] {
+    for signal in exec::FORWARDED_SIGNALS {
         // SAFETY: the handler only reads an atomic and calls kill(2).
         unsafe { nix::sys::signal::sigaction(signal, &action) }
             .with_context(|| format!("sigaction({signal})"))?;
     }
-    Ok(())
+    let held = exec::forwarded_signal_set();
+    sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&held), None).context("sigprocmask")
 }
 // ANCHOR_END: forward_signals
 

@@ -57,7 +57,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use nix::sched::CloneFlags;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,12 @@ pub struct SpawnOptions {
     /// With `process.terminal`: a connected Unix socket the pty master is
     /// sent over (runc's --console-socket).
     pub console_socket: Option<RawFd>,
+    /// The process is an init that takes signals itself (minidocker-init):
+    /// it is born with the forwarded signals blocked and execs with them
+    /// still blocked. The kernel drops a signal sent to a PID 1 that has
+    /// left it at its default action; a blocked one waits in the queue
+    /// until the init, handlers ready, takes it.
+    pub hold_forwarded_signals: bool,
 }
 
 // ANCHOR: setup_steps
@@ -368,6 +374,16 @@ pub fn spawn_with(
     // The child runs on a stack of its own (clone(2) needs one), in a copy
     // of this process's memory: it is a fork with namespace flags.
     let mut stack = vec![0u8; 1 << 20];
+    // ANCHOR: hold_signals
+    // The signal mask is inherited at clone(2): blocked here, the signals
+    // are blocked from the child's first instruction on.
+    let held = exec::forwarded_signal_set();
+    let mut mask_before = SigSet::empty();
+    if options.hold_forwarded_signals {
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut mask_before))
+            .context("sigprocmask")?;
+    }
+    // ANCHOR_END: hold_signals
     // SAFETY: the child gets its own copy of the address space (no
     // CLONE_VM), as after fork(2); the caller is single-threaded (module docs).
     let cloned = unsafe {
@@ -378,6 +394,9 @@ pub fn spawn_with(
             Some(Signal::SIGCHLD as i32),
         )
     };
+    if options.hold_forwarded_signals {
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&mask_before), None).context("sigprocmask")?;
+    }
     if let Some(own) = own_pid_ns {
         nix::sched::setns(own.as_fd(), CloneFlags::CLONE_NEWPID)
             .context("setns back to our pid namespace")?;
@@ -692,7 +711,13 @@ impl ChildSetup<'_> {
                 .with_context(|| format!("opening the exec fifo through {reopen}"))?;
             fifo.write_all(b"0").context("writing to the exec fifo")?;
         }
-        exec::reset_signals()?;
+        // ANCHOR: hold_signals_at_exec
+        if self.options.hold_forwarded_signals {
+            exec::reset_signals_keeping_blocked(&exec::forwarded_signal_set())?;
+        } else {
+            exec::reset_signals()?;
+        }
+        // ANCHOR_END: hold_signals_at_exec
         self.steps.before_exec()?;
         // 9. execve: the socket closes with it (close-on-exec).
         Err(exec::exec(&program, &spec.process.args, &spec.process.env))

@@ -11,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::unistd::{AccessFlags, access};
 
 use crate::container::ContainerError;
@@ -148,6 +149,25 @@ pub fn close_on_exec_from(first: i32) -> anyhow::Result<()> {
 }
 // ANCHOR_END: close_on_exec
 
+// ANCHOR: forwarded_signals
+/// The signals a foreground CLI passes on to its container, as `docker run`
+/// proxies them: Ctrl-C, Ctrl-\\, `kill`, a closed terminal, and the two
+/// left to programs.
+pub const FORWARDED_SIGNALS: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// [`FORWARDED_SIGNALS`] as a set, for sigprocmask(2).
+pub fn forwarded_signal_set() -> SigSet {
+    FORWARDED_SIGNALS.into_iter().collect()
+}
+// ANCHOR_END: forwarded_signals
+
 // ANCHOR: reset_signals
 /// Every signal back to its default action, and none blocked. An ignored
 /// signal stays ignored across execve(2), and the signal mask stays too:
@@ -156,6 +176,12 @@ pub fn close_on_exec_from(first: i32) -> anyhow::Result<()> {
 /// shim is) ignores SIGHUP — and `yes | head -1` would not end with
 /// SIGPIPE, nor `docker kill -s HUP` reach a shell's trap.
 pub fn reset_signals() -> anyhow::Result<()> {
+    reset_signals_keeping_blocked(&SigSet::empty())
+}
+
+/// [`reset_signals`], but `blocked` stays blocked across execve(2): what
+/// arrives before the program can take it waits in the queue.
+pub fn reset_signals_keeping_blocked(blocked: &SigSet) -> anyhow::Result<()> {
     // The kernel's struct sigaction (x86_64 and arm64 alike). The raw call,
     // because the C library refuses the two real-time signals it keeps for
     // itself (32, 33), and glibc's posix_spawn — which Rust's Command uses —
@@ -189,12 +215,8 @@ pub fn reset_signals() -> anyhow::Result<()> {
             )
         };
     }
-    nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    )
-    .context("sigprocmask")?;
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(blocked), None)
+        .context("sigprocmask")?;
     Ok(())
 }
 // ANCHOR_END: reset_signals

@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -439,13 +439,7 @@ fn children(pid: u32) -> Vec<(u32, char)> {
         let text = fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
         for child in text.split_whitespace() {
             let child: u32 = child.parse().unwrap();
-            let stat = fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-            // "pid (comm) S ...": the state follows the last ')'.
-            if let Some(state) = stat
-                .rsplit(')')
-                .next()
-                .and_then(|s| s.trim().chars().next())
-            {
+            if let Some(state) = process_state(child) {
                 found.push((child, state));
             }
         }
@@ -453,92 +447,198 @@ fn children(pid: u32) -> Vec<(u32, char)> {
     found
 }
 
-/// Starts `ch03 run ARGS` and returns it with the container's PID.
-fn start(f: &Fixture, args: &[&str]) -> (std::process::Child, u32) {
-    let mut all = vec!["run"];
-    all.extend_from_slice(args);
-    let mut child = ch03_command(&f.root, &all)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // timeout → ch03 → the container.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ch03 = children(child.id()).first().map(|c| c.0);
-        if let Some(container) = ch03.and_then(|p| children(p).first().map(|c| c.0)) {
-            return (child, container);
-        }
-        assert!(Instant::now() < deadline, "the container did not start");
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("ch03 ended early ({status}): {err}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// The state letter of /proc/PID/stat ("pid (comm) S ..."): it follows
+/// the last ')'.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')').next()?.trim().chars().next()
 }
 
-/// Waits (up to 20 s) until `condition` holds.
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Every descendant of `pid`, with its state.
-fn descendants(pid: u32) -> Vec<(u32, char)> {
+/// Every descendant of `pid` with its command name.
+fn descendants(pid: u32) -> Vec<(u32, String)> {
     let mut all = Vec::new();
     let mut queue = vec![pid];
     while let Some(p) = queue.pop() {
-        for (child, state) in children(p) {
-            all.push((child, state));
+        for (child, _) in children(p) {
+            let comm = fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            all.push((child, comm.trim().to_string()));
             queue.push(child);
         }
     }
     all
 }
 
+/// A `ch03 run` held at its exec fifo: the container is set up, its
+/// process waits before execve, and ch03 has said which PID it has.
+struct Held {
+    ch03: std::process::Child,
+    /// The container's first process, as ch03 printed it.
+    pid: u32,
+    fifo: std::path::PathBuf,
+    stdout: BufReader<std::process::ChildStdout>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `ch03 run --exec-fifo F ARGS` (stdin and stdout piped) and reads
+/// the line ch03 prints once the container waits at the barrier, signal
+/// forwarding in place: "container ID (pid N) waits before execve: …".
+fn start_held(f: &Fixture, args: &[&str]) -> Held {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("exec.fifo");
+    let mut all = vec!["run", "--exec-fifo", fifo.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut ch03 = ch03_command(&f.root, &all)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(ch03.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = line
+        .split_once("(pid ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(pid, _)| pid.parse().ok())
+        .unwrap_or_else(|| panic!("ch03 did not report a held container: {line}"));
+    let stdout = BufReader::new(ch03.stdout.take().unwrap());
+    Held {
+        ch03,
+        pid,
+        fifo,
+        stdout,
+        _dir: dir,
+    }
+}
+
+impl Held {
+    /// Opens the fifo: the container goes on to execve.
+    fn release(&self) {
+        let mut released = String::new();
+        fs::File::open(&self.fifo)
+            .unwrap()
+            .read_to_string(&mut released)
+            .unwrap();
+        assert_eq!(released, "0");
+    }
+
+    /// The next line the container prints.
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line
+    }
+
+    /// ch03 itself: `timeout`'s one and only child.
+    fn ch03_pid(&self) -> Pid {
+        let under_timeout = children(self.ch03.id());
+        assert_eq!(under_timeout.len(), 1, "{under_timeout:?}");
+        Pid::from_raw(under_timeout[0].0 as i32)
+    }
+
+    fn signal(&self, signal: Signal) {
+        nix::sys::signal::kill(Pid::from_raw(self.pid as i32), signal).unwrap();
+    }
+
+    fn exit_code(mut self) -> Option<i32> {
+        drop(self.ch03.stdin.take());
+        self.ch03.wait().unwrap().code()
+    }
+}
+
+/// A pidfd (pidfd_open(2)) on a process that is not our child: readable
+/// once the process has exited, whoever its parent is.
+fn pidfd(pid: u32) -> std::os::fd::OwnedFd {
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new fd.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the descriptor was just returned to us and is ours alone.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) }
+}
+
+/// Blocks until the process behind `pidfd` has exited (a zombie or gone).
+fn wait_exited(pidfd: &std::os::fd::OwnedFd) {
+    let mut poll = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(pidfd),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; 20 s at most, then the assert fails.
+    let ready = unsafe { libc::poll(&mut poll, 1, 20_000) };
+    assert_eq!(ready, 1, "the process did not exit within 20 s");
+}
+
+/// True while the process behind `pidfd` exists, a zombie included: a
+/// signal 0 through the pidfd fails with ESRCH only once it is reaped.
+fn not_reaped(pidfd: &std::os::fd::OwnedFd) -> bool {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(pidfd);
+    // SAFETY: pidfd_send_signal with signal 0 checks and sends nothing.
+    unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, 0, 0, 0) == 0 }
+}
+
+// The orphan: a background subshell of a subshell that exits at once, so
+// it is re-parented to PID 1. It waits until PID 1's shell has become
+// `sleep` (`$$` in a subshell is the shell's PID), says "orphaned", and
+// becomes `head`, which exits when the test writes a byte to the
+// container's stdin (fd 3: a background job's own stdin is /dev/null).
+const ORPHAN_SCRIPT: &str = "exec 3<&0; \
+    ( (until grep -qx sleep /proc/$$/comm; do :; done; echo orphaned; exec head -c 1 <&3 >/dev/null) & ); \
+    exec sleep 30 3<&-";
+
+/// Releases `held`, lets its orphan exit, and returns a pidfd on it.
+fn orphan_exits(held: &mut Held) -> std::os::fd::OwnedFd {
+    held.release();
+    assert_eq!(held.line(), "orphaned\n");
+    let others: Vec<_> = descendants(held.pid)
+        .into_iter()
+        .filter(|(_, comm)| comm != "sleep")
+        .collect();
+    assert_eq!(others.len(), 1, "the orphan alone: {others:?}");
+    let orphan = pidfd(others[0].0);
+    held.ch03.stdin.as_mut().unwrap().write_all(b"x").unwrap();
+    wait_exited(&orphan);
+    orphan
+}
+
 // ANCHOR: zombie_test
 #[test]
 fn privileged_init_reaps_the_zombies_pid_1_leaves() {
     let f = Fixture::new();
-    // The subshell starts `sleep 1` in the background and exits at once: the
-    // orphan is re-parented to PID 1, which by then is `sleep 5` (exec) and
-    // never calls wait(): when the orphan ends, it stays a zombie.
-    let script = "(sleep 1 &); exec sleep 5";
-    let (mut ch03, container) = start(&f, &["--image", "busybox", "--", "sh", "-c", script]);
-    eventually("a zombie under PID 1", || {
-        descendants(container)
-            .iter()
-            .any(|(_, state)| *state == 'Z')
-    });
-    nix::sys::signal::kill(Pid::from_raw(container as i32), Signal::SIGKILL).unwrap();
-    ch03.wait().unwrap();
+    // `sleep` is PID 1 and never calls wait(): the orphan stays a zombie.
+    let mut held = start_held(&f, &["--image", "busybox", "--", "sh", "-c", ORPHAN_SCRIPT]);
+    let orphan = orphan_exits(&mut held);
+    assert!(not_reaped(&orphan), "nobody may reap it but PID 1");
+    held.signal(Signal::SIGKILL);
+    assert_eq!(held.exit_code(), Some(137));
 
-    // With --init, minidocker-init is PID 1: it reaps the orphan.
-    let began = Instant::now();
-    let (mut ch03, init) = start(
-        &f,
-        &["--image", "busybox", "--init", "--", "sh", "-c", script],
-    );
-    eventually("the orphan gone, sleep 5 left alone", || {
-        let left = descendants(init);
-        assert!(
-            left.iter().all(|(_, state)| *state != 'Z'),
-            "a zombie under --init: {left:?}"
-        );
-        left.len() == 1 && began.elapsed() > Duration::from_millis(1500)
-    });
-    nix::sys::signal::kill(Pid::from_raw(init as i32), Signal::SIGKILL).unwrap();
-    ch03.wait().unwrap();
+    // With --init, minidocker-init is PID 1: it reaps the orphan, and
+    // leaves `sleep` alone. No event tells an outsider that a process was
+    // reaped, so the test looks until it is (20 s at most).
+    let args = [
+        "--image",
+        "busybox",
+        "--init",
+        "--",
+        "sh",
+        "-c",
+        ORPHAN_SCRIPT,
+    ];
+    let mut held = start_held(&f, &args);
+    let orphan = orphan_exits(&mut held);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while not_reaped(&orphan) {
+        assert!(Instant::now() < deadline, "the zombie was never reaped");
+        std::thread::yield_now();
+    }
+    let left: Vec<String> = descendants(held.pid).into_iter().map(|d| d.1).collect();
+    assert_eq!(left, ["sleep"]);
+    held.signal(Signal::SIGKILL);
+    assert_eq!(held.exit_code(), Some(137));
     f.assert_clean();
 }
 // ANCHOR_END: zombie_test
@@ -546,37 +646,45 @@ fn privileged_init_reaps_the_zombies_pid_1_leaves() {
 #[test]
 fn privileged_pid_1_ignores_sigterm_unless_it_handles_it() {
     let f = Fixture::new();
-    // `sleep` as PID 1 has no handler for SIGTERM: the kernel drops it.
-    let (mut ch03, container) = start(&f, &["--image", "busybox", "--", "sleep", "30"]);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(container as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        ch03.try_wait().unwrap().is_none(),
-        "PID 1 died of an unhandled SIGTERM"
-    );
-    // SIGKILL from the parent namespace is always delivered.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(container as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    assert_eq!(ch03.wait().unwrap().code(), Some(137));
+    // `sleep` as PID 1 has no handler for SIGTERM: the kernel drops it when
+    // it is sent. Had it been delivered, the status would be 143, not 137.
+    let script = "echo running; exec sleep 30";
+    let mut held = start_held(&f, &["--image", "busybox", "--", "sh", "-c", script]);
+    held.release();
+    assert_eq!(held.line(), "running\n");
+    held.signal(Signal::SIGTERM);
+    held.signal(Signal::SIGKILL);
+    assert_eq!(held.exit_code(), Some(137));
 
     // minidocker-init handles SIGTERM and forwards it to sleep, which dies:
-    // 128 + 15. The signal goes to ch03, which proxies it, as docker run does.
-    let (mut ch03, _) = start(&f, &["--image", "busybox", "--init", "--", "sleep", "30"]);
-    let timeout = ch03.id();
-    let ch03_pid = children(timeout)[0].0;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(ch03_pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert_eq!(ch03.wait().unwrap().code(), Some(143));
+    // 128 + 15. The signal goes to ch03, which proxies it, as docker run
+    // does — here before minidocker-init even runs: the container process
+    // holds the signal blocked until the init takes it.
+    let held = start_held(&f, &["--image", "busybox", "--init", "--", "sleep", "30"]);
+    nix::sys::signal::kill(held.ch03_pid(), Signal::SIGTERM).unwrap();
+    held.release();
+    assert_eq!(held.exit_code(), Some(143));
+    f.assert_clean();
+}
+
+#[test]
+fn privileged_the_command_starts_with_no_signal_blocked_or_ignored() {
+    let f = Fixture::new();
+    // grep itself (no shell between: ash ignores SIGQUIT in its children).
+    let masks = ["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"];
+    // ch03 holds the forwarded signals, and under --init the container's
+    // init starts with them blocked: neither may reach the command.
+    for init in [&[][..], &["--init"]] {
+        let mut args = vec!["--image", "busybox"];
+        args.extend_from_slice(init);
+        args.push("--");
+        args.extend_from_slice(&masks);
+        let out = ok(f.run(&args));
+        assert_eq!(
+            out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+            "{init:?}"
+        );
+    }
     f.assert_clean();
 }
 
@@ -608,7 +716,6 @@ fn privileged_exec_fifo_holds_the_container_before_execve() {
     stderr.read_line(&mut line).unwrap();
     assert!(line.contains("waits before execve"), "{line}");
     // Set up, stopped at the barrier: the command has not run.
-    std::thread::sleep(Duration::from_millis(300));
     assert!(!rootfs.join("started").exists());
     assert!(child.try_wait().unwrap().is_none());
     // Another process opens the fifo: the container goes on to execve.
@@ -688,23 +795,16 @@ fn privileged_no_mount_is_left_after_a_crash_once_reset_runs() {
         root: root.clone(),
     };
     // --user: the parent-death signal must survive the switch to nobody.
-    let (mut ch03, container) = start(
-        &f,
-        &[
-            "--image", "busybox", "--user", "nobody", "--", "sleep", "30",
-        ],
-    );
+    let args = [
+        "--image", "busybox", "--user", "nobody", "--", "sleep", "30",
+    ];
+    let mut held = start_held(&f, &args);
+    held.release();
+    let container = pidfd(held.pid);
     // ch03 dies without cleaning up; its container dies with it (PDEATHSIG).
-    let ch03_pid = children(ch03.id())[0].0;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(ch03_pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    ch03.wait().unwrap();
-    eventually("the container gone", || {
-        !Path::new(&format!("/proc/{container}")).exists()
-    });
+    nix::sys::signal::kill(held.ch03_pid(), Signal::SIGKILL).unwrap();
+    held.ch03.wait().unwrap();
+    wait_exited(&container);
     let root_text = root.to_string_lossy().into_owned();
     assert!(
         mount_points().iter().any(|p| p.starts_with(&root_text)),

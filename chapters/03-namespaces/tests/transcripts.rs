@@ -759,8 +759,9 @@ fn privileged_transcript_pid_1() {
         out,
         "SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n"
     );
+    // The kernel drops the signal when it is sent: right after kill(1),
+    // sleep is still there, and SIGKILL (137), not SIGTERM (143), ends it.
     s.ok("kill -TERM $pid");
-    s.hidden("sleep 0.5");
     let out = s.ok("ps -o pid,stat,args -p $pid");
     assert!(out.contains("sleep 1000"), "still there: {out}");
     let out = s.ok(&format!("kill -KILL $pid; wait $!; {AND_STATUS}"));
@@ -782,13 +783,16 @@ fn privileged_transcript_pid_1() {
     let out = s.ok(&format!("kill -TERM $!; wait $!; {AND_STATUS}"));
     assert_eq!(out, "exit 143\n");
 
-    // Zombies: an orphan re-parented to a PID 1 that never waits.
-    let script = "'(sleep 1 &); exec sleep 1000'";
+    // Zombies: an orphan re-parented to a PID 1 that never waits. The
+    // subshell has started `sleep 0` and exited before sh execs `sleep 1000`:
+    // once sleep runs, the orphan exists, and waiting for its zombie (or,
+    // under --init, for sleep to be PID 1's only child) is exact.
+    let script = "'(sleep 0 &); exec sleep 1000'";
     s.ok(&format!("ch03 run --image busybox -- sh -c {script} &"));
-    s.wait_until("ps -o stat= --ppid \"$(pgrep -P $!)\" | grep -q Z");
+    s.wait_until("ps -o stat= --ppid \"$(pgrep -x sleep -P $!)\" | grep -q Z");
     s.ok("pid=$(pgrep -P $!)");
     s.name_pids("echo $pid; pgrep -P $pid");
-    let out = s.ok("sleep 2; ps --forest -o pid,stat,args -p $pid --ppid $pid");
+    let out = s.ok("ps --forest -o pid,stat,args -p $pid --ppid $pid");
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{out}");
     assert!(rows[0].contains(" S    sleep 1000"), "{out}");
@@ -799,9 +803,9 @@ fn privileged_transcript_pid_1() {
     s.ok(&format!(
         "ch03 run --image busybox --init -- sh -c {script} &"
     ));
-    s.wait_until("pgrep -x sleep -P \"$(pgrep -P $!)\" >/dev/null");
+    s.wait_until("[ \"$(ps -o comm= --ppid \"$(pgrep -P $!)\")\" = sleep ]");
     s.ok("pid=$(pgrep -P $!)");
-    let out = s.ok("sleep 2; ps --forest -o pid,stat,args -p $pid --ppid $pid");
+    let out = s.ok("ps --forest -o pid,stat,args -p $pid --ppid $pid");
     s.name_pids("echo $pid; pgrep -P $pid");
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "the orphan was reaped: {out}");

@@ -131,6 +131,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
         parent_death_signal: None,
         exec_fifo: None,
         console_socket: console_theirs.as_ref().map(|s| s.as_raw_fd()),
+        ..SpawnOptions::default()
     };
     // The container's seccomp profile applies to what runs in it.
     let mut process = container::spawn_with(&container_spec, &spawn_options, &steps)?;

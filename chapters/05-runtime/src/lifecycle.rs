@@ -430,6 +430,7 @@ fn make(
             parent_death_signal: None,
             exec_fifo: with_fifo.then(|| fifo.clone()),
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+            ..SpawnOptions::default()
         };
         let steps = RuntimeSteps {
             saved: &making.saved,
