@@ -9,10 +9,13 @@
 //! plain host processes.
 
 pub mod error;
+pub mod exit_code;
 pub mod http;
+pub mod names;
 pub mod query;
 pub mod signal;
 pub mod stdcopy;
+pub mod table;
 pub mod timefmt;
 pub mod toy;
 pub mod transcript;

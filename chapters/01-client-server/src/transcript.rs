@@ -54,12 +54,12 @@ pub fn realign_tables(session: &str, headers: &[&str]) -> String {
             table.push(cell_gap.split(line).map(str::to_string).collect());
             continue;
         }
-        out.push_str(&crate::toy::cli::format_table(&table));
+        out.push_str(&crate::table::format_table(&table));
         table.clear();
         out.push_str(line);
         out.push('\n');
     }
-    out.push_str(&crate::toy::cli::format_table(&table));
+    out.push_str(&crate::table::format_table(&table));
     out
 }
 

@@ -22,6 +22,10 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>
     })
 }
 
+/// The PATH a container gets when neither its image nor its config sets
+/// one: Docker's default (moby's `oci.DefaultPathEnv`), for every layer.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// The container's configuration: the top level of a create request, and
 /// `Config` in inspect.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

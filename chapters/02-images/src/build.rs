@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -483,44 +483,6 @@ fn run_step(
     Ok(add_layer_step(state, key, made?, text))
 }
 
-// ANCHOR: resolve_in_root
-/// Follows `relative` inside `root` the way a chroot would: `..` stops at
-/// the root and a symlink's target is read as relative to the root, so no
-/// path — a context file that links to /etc/passwd included — leads out.
-pub fn resolve_in_root(root: &Path, relative: &str) -> anyhow::Result<PathBuf> {
-    let mut resolved = PathBuf::new();
-    let mut pending: Vec<String> = relative.split('/').rev().map(str::to_string).collect();
-    let mut links = 0;
-    while let Some(part) = pending.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                resolved.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let candidate = resolved.join(&part);
-        let meta = fs::symlink_metadata(root.join(&candidate));
-        if meta.as_ref().is_ok_and(|m| m.file_type().is_symlink()) {
-            links += 1;
-            if links > 40 {
-                bail!("{relative}: too many levels of symbolic links");
-            }
-            let target = fs::read_link(root.join(&candidate))?;
-            let target = target.to_string_lossy().into_owned();
-            if target.starts_with('/') {
-                resolved = PathBuf::new();
-            }
-            pending.extend(target.split('/').rev().map(str::to_string));
-        } else {
-            resolved = candidate;
-        }
-    }
-    Ok(root.join(resolved))
-}
-// ANCHOR_END: resolve_in_root
-
 #[allow(clippy::too_many_arguments)]
 fn copy_step(
     store: &ImageStore,
@@ -593,7 +555,7 @@ fn copy_step(
         if ignore.is_excluded(relative.trim_end_matches('/')) {
             bail!("{source}: excluded by .dockerignore");
         }
-        let path = resolve_in_root(&source_root, relative)?;
+        let path = crate::securejoin::resolve_in_root(&source_root, relative)?;
         let meta = fs::metadata(&path)
             .with_context(|| format!("{source}: no such file or directory in the build context"))?;
         let name = Path::new(relative)
@@ -663,7 +625,7 @@ fn expand_wildcards(root: &Path, source: &str) -> anyhow::Result<Vec<String>> {
     let (dir, _) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
     let pattern = DockerIgnore::parse(trimmed);
     let mut matches = Vec::new();
-    if let Ok(entries) = fs::read_dir(resolve_in_root(root, dir)?) {
+    if let Ok(entries) = fs::read_dir(crate::securejoin::resolve_in_root(root, dir)?) {
         for entry in entries {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let candidate = if dir.is_empty() {

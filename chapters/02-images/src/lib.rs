@@ -19,6 +19,7 @@ pub mod lock;
 pub mod oci;
 pub mod reference;
 pub mod rootfs;
+pub mod securejoin;
 pub mod snapshot;
 pub mod static_binary;
 pub mod store;

@@ -266,7 +266,7 @@ fn print_images(store: &ImageStore) -> anyhow::Result<()> {
             ]);
         }
     }
-    print!("{}", api::toy::cli::format_table(&rows));
+    print!("{}", api::table::format_table(&rows));
     Ok(())
 }
 
@@ -310,7 +310,7 @@ fn print_history(store: &ImageStore, name: &str) -> anyhow::Result<()> {
     }
     entries.reverse();
     rows.extend(entries);
-    print!("{}", api::toy::cli::format_table(&rows));
+    print!("{}", api::table::format_table(&rows));
     Ok(())
 }
 

@@ -485,7 +485,7 @@ impl ImageStore {
             os: platform.os,
             variant: platform.variant,
             config: oci::RunConfig {
-                env: vec![api::toy::container::DEFAULT_PATH.to_string()],
+                env: vec![api::types::DEFAULT_PATH.to_string()],
                 cmd: command,
                 ..Default::default()
             },

@@ -7,12 +7,11 @@ use std::fs;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, bail};
 use images::snapshot::{self, Snapshotter};
 use images::store::ImageStore;
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::container::{self, ContainerSpec, ProcessSpec, Rlimit, SpawnOptions};
@@ -20,18 +19,7 @@ use crate::mount::Mount;
 use crate::namespace::{IdMap, Namespace, NamespaceKind};
 use crate::process::CapabilitySets;
 use crate::rootfs::{RootSwitch, RootfsPlan};
-use crate::{defaults, exec};
-use crate::{terminal, user};
-
-/// Parses the command line; a usage error exits with 125, as `docker run`'s
-/// own errors do (clap's default, 2, would look like the command's status).
-pub fn parse_args<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|error| {
-        let _ = error.print();
-        // --help and --version are "errors" that go to stdout, with success.
-        std::process::exit(if error.use_stderr() { 125 } else { 0 })
-    })
-}
+use crate::{defaults, etc, sig_proxy, terminal, user};
 
 // ANCHOR: parent_steps
 /// What a later chapter does around the start, in the parent.
@@ -110,9 +98,6 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// The container's PID, for the signal handler that forwards signals to it.
-static CONTAINER_PID: AtomicI32 = AtomicI32::new(0);
-
 /// A run's own directory: the snapshot's mount point and the /etc files.
 struct RunDir {
     path: PathBuf,
@@ -134,7 +119,7 @@ impl Drop for RunDir {
 /// Runs a container in the foreground: its exit code, or an error (a
 /// [`container::ContainerError`] carries the code Docker would give it).
 pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::Result<i32> {
-    hold_signals()?;
+    sig_proxy::hold_signals()?;
     if args.userns && args.image.is_some() {
         bail!(
             "--userns needs --rootfs: image layers belong to host root, which the container's \
@@ -172,7 +157,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
             .context("cannot join that one")?;
         slot.path = Some(PathBuf::from(path));
     }
-    let id = run_id();
+    let id = api::names::random_id().context("reading /dev/urandom for an ID")?;
     if let Some(path) = &args.rootfs {
         if !path.is_dir() {
             bail!("--rootfs {}: no such directory", path.display());
@@ -233,7 +218,11 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
         bail!("no command: give one after `--` (the image has no ENTRYPOINT or CMD)");
     }
     let mut mounts = defaults::mounts();
-    for (name, content) in etc_files(&hostname) {
+    let etc_options = etc::EtcOptions {
+        hostname: hostname.clone(),
+        ..etc::EtcOptions::default()
+    };
+    for (name, content) in etc::files(&etc_options) {
         let path = dir.join(name);
         fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
         mounts.push(Mount::bind(
@@ -250,7 +239,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
 
     let mut env = config.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, defaults::PATH.to_string());
+        env.insert(0, api::types::DEFAULT_PATH.to_string());
     }
     env.push(format!("HOSTNAME={hostname}"));
     if args.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
@@ -344,7 +333,7 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
     // The parent-side steps, while the container waits: chapter 04 puts it
     // in its cgroup here.
     let started = steps.before_start(&id, container.pid()).and_then(|()| {
-        forward_signals(container.pid())?;
+        sig_proxy::forward_signals(container.pid())?;
         container.start()
     });
     if let Err(e) = started {
@@ -384,66 +373,6 @@ impl Drop for FifoGuard {
     }
 }
 
-/// A random-looking 64-hex-digit ID, like a container ID.
-fn run_id() -> String {
-    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-    images::digest::Digest::of_bytes(seed.as_bytes())
-        .hex()
-        .to_string()
-}
-
-/// /etc/hostname, /etc/hosts and /etc/resolv.conf, as Docker writes them.
-fn etc_files(hostname: &str) -> Vec<(&'static str, String)> {
-    let hosts = format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-    );
-    let resolv = container_resolv_conf(
-        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        || fs::read_to_string("/run/systemd/resolve/resolv.conf").ok(),
-    );
-    vec![
-        ("hostname", format!("{hostname}\n")),
-        ("hosts", hosts),
-        ("resolv.conf", resolv),
-    ]
-}
-
-// ANCHOR: resolv_conf
-/// The container's resolv.conf, from the host's (`host`). Loopback
-/// nameservers are dropped: 127.0.0.53 (systemd-resolved) listens on the
-/// host's loopback, which a network namespace does not share. Behind such a
-/// stub, systemd keeps the real servers in /run/systemd/resolve/resolv.conf
-/// (`upstream`); with none left, Docker's fallback is Google's public DNS.
-pub fn container_resolv_conf(host: &str, upstream: impl FnOnce() -> Option<String>) -> String {
-    let is_loopback_server = |line: &str| {
-        let mut words = line.split_whitespace();
-        words.next() == Some("nameserver")
-            && words
-                .next()
-                .is_some_and(|ip| ip.starts_with("127.") || ip == "::1")
-    };
-    let has_server = |text: &str| {
-        text.lines()
-            .any(|l| l.split_whitespace().next() == Some("nameserver") && !is_loopback_server(l))
-    };
-    let mut text = host.to_string();
-    if !has_server(&text) {
-        if let Some(upstream) = upstream().filter(|u| has_server(u)) {
-            text = upstream;
-        }
-    }
-    let mut resolv: String = text
-        .lines()
-        .filter(|line| !is_loopback_server(line))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    if !has_server(&resolv) {
-        resolv.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    resolv
-}
-// ANCHOR_END: resolv_conf
-
 /// `nofile=1024:2048` → RLIMIT_NOFILE 1024/2048 (`nofile=1024`: both 1024).
 fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
     let usage = || format!("--ulimit {text}: use NAME=SOFT[:HARD], e.g. nofile=1024:2048");
@@ -458,64 +387,9 @@ fn parse_ulimit(text: &str) -> anyhow::Result<Rlimit> {
     Ok(rlimit)
 }
 
-// ANCHOR: forward_signals
-/// Holds the forwarded signals (blocks them) until [`forward_signals`] knows
-/// where to send them: a Ctrl-C that comes before the container exists
-/// waits instead of killing the CLI with its mounts still in place.
-pub fn hold_signals() -> anyhow::Result<()> {
-    let held = exec::forwarded_signal_set();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), None).context("sigprocmask")
-}
-
-/// A foreground container gets the signals sent to the CLI (Ctrl-C included),
-/// as `docker run` proxies them. Whether they do anything is up to PID 1.
-/// Signals held until now are delivered, and forwarded, on return.
-pub fn forward_signals(container: Pid) -> anyhow::Result<()> {
-    CONTAINER_PID.store(container.as_raw(), Ordering::SeqCst);
-    extern "C" fn forward(signal: libc::c_int) {
-        let pid = CONTAINER_PID.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill(2) is async-signal-safe.
-            unsafe { libc::kill(pid, signal) };
-        }
-    }
-    let action = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for signal in exec::FORWARDED_SIGNALS {
-        // SAFETY: the handler only reads an atomic and calls kill(2).
-        unsafe { nix::sys::signal::sigaction(signal, &action) }
-            .with_context(|| format!("sigaction({signal})"))?;
-    }
-    let held = exec::forwarded_signal_set();
-    sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&held), None).context("sigprocmask")
-}
-// ANCHOR_END: forward_signals
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolv_conf_skips_loopback_servers() {
-        let host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n";
-        let upstream = "nameserver 192.0.2.1\nsearch example.org\n";
-        assert_eq!(
-            container_resolv_conf(host, || Some(upstream.into())),
-            upstream
-        );
-        assert_eq!(
-            container_resolv_conf(host, || None),
-            "search example.org\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-        );
-        let plain = "nameserver 192.0.2.7\nnameserver ::1\n";
-        assert_eq!(
-            container_resolv_conf(plain, || panic!("not needed")),
-            "nameserver 192.0.2.7\n"
-        );
-    }
 
     #[test]
     fn ulimits_are_named_like_docker_run_ulimit() {

@@ -65,6 +65,7 @@ use serde::{Deserialize, Serialize};
 use crate::exec;
 use crate::namespace::{IdMap, Namespace, NamespaceKind};
 use crate::rootfs::{self, RootfsPlan};
+use crate::sig_proxy;
 use crate::syscalls::{Linux, Syscalls};
 use crate::terminal;
 use crate::user::User;
@@ -377,7 +378,7 @@ pub fn spawn_with(
     // ANCHOR: hold_signals
     // The signal mask is inherited at clone(2): blocked here, the signals
     // are blocked from the child's first instruction on.
-    let held = exec::forwarded_signal_set();
+    let held = sig_proxy::forwarded_signal_set();
     let mut mask_before = SigSet::empty();
     if options.hold_forwarded_signals {
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut mask_before))
@@ -713,7 +714,7 @@ impl ChildSetup<'_> {
         }
         // ANCHOR: hold_signals_at_exec
         if self.options.hold_forwarded_signals {
-            exec::reset_signals_keeping_blocked(&exec::forwarded_signal_set())?;
+            exec::reset_signals_keeping_blocked(&sig_proxy::forwarded_signal_set())?;
         } else {
             exec::reset_signals()?;
         }

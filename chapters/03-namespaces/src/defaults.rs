@@ -61,9 +61,6 @@ pub const READONLY_PATHS: &[&str] = &[
 ];
 // ANCHOR_END: masked_paths
 
-/// What a container's PATH is when its image sets none.
-pub const PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 // ANCHOR: devices
 /// The standard nodes as (path, major, minor): character devices, all mode
 /// 0666 and owned by the container's root. A container gets these and

@@ -11,24 +11,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use api::exit_code::StartFailure;
+use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::unistd::{AccessFlags, access};
 
 use crate::container::ContainerError;
-use crate::defaults;
 
-fn not_found(message: String) -> anyhow::Error {
+/// A command that cannot start, with Docker's exit code and words.
+fn start_failure(failure: StartFailure, program: &str) -> anyhow::Error {
     ContainerError {
-        exit_code: 127,
-        message,
-    }
-    .into()
-}
-
-fn not_executable(message: String) -> anyhow::Error {
-    ContainerError {
-        exit_code: 126,
-        message,
+        exit_code: failure.exit_code(),
+        message: failure.message(program),
     }
     .into()
 }
@@ -41,15 +34,13 @@ pub fn find_program(name: &str, env: &[String]) -> anyhow::Result<PathBuf> {
         let path = Path::new(name);
         return match check(path) {
             Some(Ok(())) => Ok(path.to_path_buf()),
-            Some(Err(why)) => Err(not_executable(format!("exec: {name:?}: {why}"))),
-            None => Err(not_found(format!(
-                "exec: {name:?}: no such file or directory"
-            ))),
+            Some(Err(why)) => Err(start_failure(StartFailure::NotExecutable(why), name)),
+            None => Err(start_failure(StartFailure::NoSuchFile, name)),
         };
     }
     let path_var = env
         .iter()
-        .chain(std::iter::once(&defaults::PATH.to_string()))
+        .chain(std::iter::once(&api::types::DEFAULT_PATH.to_string()))
         .find_map(|pair| pair.strip_prefix("PATH="))
         .unwrap_or_default()
         .to_string();
@@ -58,18 +49,13 @@ pub fn find_program(name: &str, env: &[String]) -> anyhow::Result<PathBuf> {
         let candidate = Path::new(dir).join(name);
         match check(&candidate) {
             Some(Ok(())) => return Ok(candidate),
-            Some(Err(why)) => denied.get_or_insert(format!(
-                "exec: {:?}: {why}",
-                candidate.display().to_string()
-            )),
+            Some(Err(why)) => denied.get_or_insert((why, candidate.display().to_string())),
             None => continue,
         };
     }
     Err(match denied {
-        Some(message) => not_executable(message),
-        None => not_found(format!(
-            "exec: {name:?}: executable file not found in $PATH"
-        )),
+        Some((why, candidate)) => start_failure(StartFailure::NotExecutable(why), &candidate),
+        None => start_failure(StartFailure::NotInPath, name),
     })
 }
 // ANCHOR_END: find_program
@@ -107,10 +93,14 @@ pub fn exec(program: &Path, args: &[String], env: &[String]) -> anyhow::Error {
         Err(errno) => errno,
         Ok(never) => match never {},
     };
-    let message = format!("exec {}: {errno}", program.display());
-    match errno {
-        nix::errno::Errno::ENOENT => not_found(message),
-        _ => not_executable(message),
+    let program = program.display().to_string();
+    match StartFailure::from_io(&program, &std::io::Error::from(errno)) {
+        Some(failure) => start_failure(failure, &program),
+        None => ContainerError {
+            exit_code: api::exit_code::CANNOT_EXECUTE,
+            message: format!("exec: {program:?}: {}", errno.desc()),
+        }
+        .into(),
     }
 }
 
@@ -148,25 +138,6 @@ pub fn close_on_exec_from(first: i32) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: close_on_exec
-
-// ANCHOR: forwarded_signals
-/// The signals a foreground CLI passes on to its container, as `docker run`
-/// proxies them: Ctrl-C, Ctrl-\\, `kill`, a closed terminal, and the two
-/// left to programs.
-pub const FORWARDED_SIGNALS: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
-
-/// [`FORWARDED_SIGNALS`] as a set, for sigprocmask(2).
-pub fn forwarded_signal_set() -> SigSet {
-    FORWARDED_SIGNALS.into_iter().collect()
-}
-// ANCHOR_END: forwarded_signals
 
 // ANCHOR: reset_signals
 /// Every signal back to its default action, and none blocked. An ignored

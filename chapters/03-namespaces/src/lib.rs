@@ -28,12 +28,14 @@
 pub mod cli;
 pub mod container;
 pub mod defaults;
+pub mod etc;
 pub mod exec;
 pub mod mount;
 pub mod namespace;
 pub mod process;
 pub mod propagation;
 pub mod rootfs;
+pub mod sig_proxy;
 pub mod syscalls;
 pub mod terminal;
 pub mod user;

@@ -35,7 +35,7 @@ enum Command {
 }
 
 fn main() {
-    let cli: Cli = cli::parse_args();
+    let cli: Cli = api::exit_code::parse_args();
     let code = match cli.command {
         Command::Run(args) => match cli::run(&cli.root, *args, &mut NoParentSteps) {
             Ok(code) => code,

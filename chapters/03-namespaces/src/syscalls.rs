@@ -156,7 +156,7 @@ impl Syscalls for Linux {
     }
 
     fn resolve(&self, root: &Path, path: &str) -> anyhow::Result<PathBuf> {
-        images::build::resolve_in_root(root, path)
+        images::securejoin::resolve_in_root(root, path)
     }
 
     fn locked_flags(&self, path: &Path) -> anyhow::Result<MsFlags> {

@@ -137,7 +137,7 @@ fn read_group(rootfs: &Path) -> anyhow::Result<Vec<(String, u32, Vec<String>)>> 
 fn read_colon_file(rootfs: &Path, path: &str) -> anyhow::Result<Vec<Vec<String>>> {
     // Resolved inside the rootfs: an image whose /etc/passwd is a symlink to
     // /etc/shadow must not make us read the host's.
-    let file = images::build::resolve_in_root(rootfs, path)?;
+    let file = images::securejoin::resolve_in_root(rootfs, path)?;
     let text = match fs::read(&file) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -76,7 +76,7 @@ struct Limits {
 }
 
 fn main() {
-    let cli: Cli = cli::parse_args();
+    let cli: Cli = api::exit_code::parse_args();
     let code = match cli.command {
         Command::Run(run) => {
             let Run { limits, run } = *run;

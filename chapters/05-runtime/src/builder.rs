@@ -87,7 +87,7 @@ const NAMESPACES: [NamespaceKind; 6] = [
 pub fn build(request: &SpecRequest) -> Spec {
     let mut env = request.env.clone();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, defaults::PATH.to_string());
+        env.insert(0, api::types::DEFAULT_PATH.to_string());
     }
     if request.terminal && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
@@ -274,7 +274,7 @@ mod tests {
         let spec = build(&SpecRequest::default());
         let process = spec.process.as_ref().unwrap();
         assert_eq!(process.args, ["sh"]);
-        assert_eq!(process.env, [defaults::PATH, "TERM=xterm"]);
+        assert_eq!(process.env, [api::types::DEFAULT_PATH, "TERM=xterm"]);
         let caps = process.capabilities.as_ref().unwrap();
         assert_eq!(caps.bounding.len(), 14);
         assert_eq!(caps.bounding, caps.permitted);

@@ -151,7 +151,7 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     if options.detach {
         return Ok(0);
     }
-    namespaces::cli::forward_signals(pid)?;
+    namespaces::sig_proxy::forward_signals(pid)?;
     if let Some(ours) = console_ours {
         if let Err(e) = relay_console(ours) {
             process.kill();

@@ -659,7 +659,7 @@ pub fn run(states: &StateDir, id: &str, options: &CreateOptions) -> anyhow::Resu
     let state = making.saved.oci_state(Status::Running);
     hooks::run_and_warn("poststart", &making.saved.hooks.poststart, &state);
     let container = making.container.as_mut().context("no container")?;
-    namespaces::cli::forward_signals(container.pid())?;
+    namespaces::sig_proxy::forward_signals(container.pid())?;
     if let Some(ours) = making.console.take() {
         if let Err(e) = relay_console(ours) {
             making.undo();

@@ -143,7 +143,7 @@ enum Command {
 }
 
 fn main() {
-    let cli: Cli = namespaces::cli::parse_args();
+    let cli: Cli = api::exit_code::parse_args();
     runtime::DEBUG.store(cli.debug, std::sync::atomic::Ordering::Relaxed);
     let states = StateDir {
         root: cli.root.clone(),

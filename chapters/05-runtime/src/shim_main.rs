@@ -46,7 +46,7 @@ struct Cli {
 }
 
 fn main() {
-    let cli: Cli = namespaces::cli::parse_args();
+    let cli: Cli = api::exit_code::parse_args();
     let options = ShimOptions {
         bundle: cli.bundle,
         id: cli.id,

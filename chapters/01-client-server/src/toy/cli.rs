@@ -274,31 +274,8 @@ fn ps(client: &Client, all: bool) -> anyhow::Result<i32> {
             row.names.join(",").trim_start_matches('/').to_string(),
         ]);
     }
-    print!("{}", format_table(&table));
+    print!("{}", crate::table::format_table(&table));
     Ok(0)
-}
-
-/// Columns as wide as their widest cell plus three spaces, like the docker
-/// CLI's tabwriter.
-pub fn format_table(rows: &[Vec<String>]) -> String {
-    let width = |column: usize| {
-        rows.iter()
-            .filter_map(|r| r.get(column))
-            .map(|s| s.chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (column, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            line.push_str(&" ".repeat(width(column) - cell.chars().count() + 3));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 // ANCHOR: run
@@ -367,30 +344,18 @@ fn run_container(
 // ANCHOR_END: run
 
 /// Starts the container; on failure prints the daemon's message and gives
-/// the exit code the docker CLI would: 127 for a missing command, 126 for
-/// one that cannot be executed, 125 otherwise.
+/// the exit code the docker CLI would ([`crate::exit_code::for_start_error`]).
 fn start_or_explain(client: &Client, id: &str) -> Result<(), i32> {
-    match client.post(&format!("/containers/{id}/start")) {
-        Ok(_) => Ok(()),
-        Err(e) => {
+    client
+        .post(&format!("/containers/{id}/start"))
+        .map(drop)
+        .map_err(|e| {
             eprintln!("ch01: {e:#}");
             let message = e
                 .downcast_ref::<DaemonError>()
-                .map(|d| d.message.as_str())
-                .unwrap_or("");
-            Err(
-                if message.contains("executable file not found")
-                    || message.contains("no such file or directory")
-                {
-                    127
-                } else if message.contains("permission denied") {
-                    126
-                } else {
-                    125
-                },
-            )
-        }
-    }
+                .map_or("", |d| d.message.as_str());
+            crate::exit_code::for_start_error(message)
+        })
 }
 
 fn logs(client: &Client, container: &str, follow: bool) -> anyhow::Result<i32> {

@@ -19,11 +19,10 @@ use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use crate::error::ApiError;
+use crate::exit_code::StartFailure;
 use crate::stdcopy::StreamType;
-use crate::types::{ContainerConfig, HostConfig};
+use crate::types::{ContainerConfig, DEFAULT_PATH, HostConfig};
 
-/// The environment every container starts with, as Docker's default.
-pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The in-memory log keeps at most this much output per container
 /// (chapter 05's shim writes Docker's json-file log to disk instead).
 const MAX_LOG_BYTES: usize = 16 * 1024 * 1024;
@@ -448,19 +447,12 @@ impl Container {
     }
 }
 
-/// The errors dockerd gives when a process cannot start. The CLI turns
-/// "executable file not found" and "no such file or directory" into exit
-/// code 127, "permission denied" into 126, anything else into 125.
+/// The error dockerd gives when a process cannot start, in the words the
+/// docker CLI turns into 127 or 126 ([`crate::exit_code`]).
 fn start_error(program: &str, e: &io::Error) -> ApiError {
-    let why = match e.kind() {
-        io::ErrorKind::NotFound if program.contains('/') => {
-            format!("stat {program}: no such file or directory")
-        }
-        io::ErrorKind::NotFound => {
-            format!("exec: \"{program}\": executable file not found in $PATH")
-        }
-        io::ErrorKind::PermissionDenied => format!("exec: \"{program}\": permission denied"),
-        _ => format!("exec: \"{program}\": {e}"),
+    let why = match StartFailure::from_io(program, e) {
+        Some(failure) => failure.message(program),
+        None => format!("exec: {program:?}: {e}"),
     };
     ApiError::bad_request(format!(
         "failed to create task for container: {why}: unknown"

@@ -4,7 +4,6 @@
 
 pub mod cli;
 pub mod container;
-pub mod names;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -77,11 +76,11 @@ impl Daemon {
         {
             return Err(ApiError::bad_request("no command specified"));
         }
-        let id = names::random_id()?;
+        let id = crate::names::random_id()?;
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
         }
-        let mut env = vec![container::DEFAULT_PATH.to_string()];
+        let mut env = vec![DEFAULT_PATH.to_string()];
         env.extend(
             config
                 .env
@@ -98,7 +97,7 @@ impl Daemon {
         let mut table = self.table();
         let name = match name.filter(|n| !n.is_empty()) {
             Some(wanted) => {
-                let wanted = names::validate_name(wanted).map_err(ApiError::bad_request)?;
+                let wanted = crate::names::validate_name(wanted).map_err(ApiError::bad_request)?;
                 if let Some(holder) = table.iter().find(|c| c.name == wanted) {
                     return Err(ApiError::conflict(format!(
                         "Conflict. The container name \"/{wanted}\" is already in use by container \"{}\". \
@@ -109,7 +108,7 @@ impl Daemon {
                 wanted
             }
             None => (0..)
-                .map(|attempt| names::generated_name(&id, attempt))
+                .map(|attempt| crate::names::generated_name(&id, attempt))
                 .find(|n| table.iter().all(|c| &c.name != n))
                 .unwrap_or_default(),
         };
