@@ -208,6 +208,89 @@ pub struct RunConfig {
     pub shell: Option<Vec<String>>,
 }
 
+/// What `docker run` says over the image's config: each field, when set,
+/// wins over the image's.
+#[derive(Clone, Debug, Default)]
+pub struct RunOverrides {
+    /// `--entrypoint`: replaces the image's, and drops the image's CMD with
+    /// it (Docker's rule); `Some(vec![])` is `--entrypoint ""`.
+    pub entrypoint: Option<Vec<String>>,
+    /// The command after the image name; empty keeps the image's CMD.
+    pub cmd: Vec<String>,
+    /// `-e KEY=VALUE`: replaces the image's KEY, or is added.
+    pub env: Vec<String>,
+    /// `-u`, `-w`, `--stop-signal`.
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub stop_signal: Option<String>,
+}
+
+/// The process a container runs, from image config and overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessConfig {
+    pub args: Vec<String>,
+    /// PATH is always there (Docker's default when neither sets it).
+    pub env: Vec<String>,
+    /// USER[:GROUP] as written, to be looked up in the rootfs ("0": root).
+    pub user: String,
+    pub working_dir: String,
+    pub stop_signal: String,
+}
+
+// ANCHOR: merge
+impl RunConfig {
+    /// `docker run`'s merge of the image's config and the run's overrides
+    /// (moby: `daemon/create.go`, the CLI's `--entrypoint` handling).
+    pub fn merged(&self, run: &RunOverrides) -> anyhow::Result<ProcessConfig> {
+        let (entrypoint, image_cmd) = match &run.entrypoint {
+            Some(entrypoint) => (entrypoint.clone(), Vec::new()),
+            None => (
+                self.entrypoint.clone().unwrap_or_default(),
+                self.cmd.clone().unwrap_or_default(),
+            ),
+        };
+        let cmd = if run.cmd.is_empty() {
+            image_cmd
+        } else {
+            run.cmd.clone()
+        };
+        let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+        if args.is_empty() {
+            bail!(
+                "no command specified: the image has no ENTRYPOINT or CMD; give one after the image name"
+            );
+        }
+        let mut env = self.env.clone();
+        for pair in &run.env {
+            let Some((key, _)) = pair.split_once('=') else {
+                bail!("environment variable {pair:?}: use KEY=VALUE");
+            };
+            env.retain(|e| e.split('=').next() != Some(key));
+            env.push(pair.clone());
+        }
+        with_default_path(&mut env);
+        let or = |set: &Option<String>, image: &str, default: &str| {
+            let chosen = set.as_deref().unwrap_or(image);
+            if chosen.is_empty() { default } else { chosen }.to_string()
+        };
+        Ok(ProcessConfig {
+            args,
+            env,
+            user: or(&run.user, &self.user, "0"),
+            working_dir: or(&run.working_dir, &self.working_dir, "/"),
+            stop_signal: or(&run.stop_signal, &self.stop_signal, "SIGTERM"),
+        })
+    }
+}
+// ANCHOR_END: merge
+
+/// Adds Docker's default PATH to `env` unless it has one.
+pub fn with_default_path(env: &mut Vec<String>) {
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(0, api::types::DEFAULT_PATH.to_string());
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RootFs {
     #[serde(rename = "type")]
@@ -260,6 +343,75 @@ impl ImageConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_overrides_merge_like_docker_run() {
+        let image = RunConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["serve".into()]),
+            env: vec!["A=1".into(), "B=2".into()],
+            user: "app".into(),
+            ..RunConfig::default()
+        };
+        let merged = image.merged(&RunOverrides::default()).unwrap();
+        assert_eq!(
+            RunConfig::default()
+                .merged(&RunOverrides {
+                    cmd: vec!["true".into()],
+                    ..RunOverrides::default()
+                })
+                .unwrap()
+                .user,
+            "0"
+        );
+        assert_eq!(merged.args, ["/entry", "serve"]);
+        assert_eq!(merged.env[0], api::types::DEFAULT_PATH);
+        assert_eq!(
+            (
+                merged.user.as_str(),
+                merged.working_dir.as_str(),
+                merged.stop_signal.as_str()
+            ),
+            ("app", "/", "SIGTERM")
+        );
+        // A command replaces CMD only; -e replaces its key and keeps the rest.
+        let run = RunOverrides {
+            cmd: vec!["check".into()],
+            env: vec!["B=3".into(), "PATH=/x".into()],
+            user: Some("0".into()),
+            working_dir: Some("/srv".into()),
+            ..RunOverrides::default()
+        };
+        let merged = image.merged(&run).unwrap();
+        assert_eq!(merged.args, ["/entry", "check"]);
+        assert_eq!(merged.env, ["A=1", "B=3", "PATH=/x"]);
+        assert_eq!(
+            (merged.user.as_str(), merged.working_dir.as_str()),
+            ("0", "/srv")
+        );
+        // --entrypoint drops the image's CMD; --entrypoint "" with nothing else leaves nothing.
+        let run = RunOverrides {
+            entrypoint: Some(vec!["sh".into()]),
+            ..RunOverrides::default()
+        };
+        assert_eq!(image.merged(&run).unwrap().args, ["sh"]);
+        let run = RunOverrides {
+            entrypoint: Some(vec![]),
+            ..RunOverrides::default()
+        };
+        assert!(
+            image
+                .merged(&run)
+                .unwrap_err()
+                .to_string()
+                .contains("no command")
+        );
+        let run = RunOverrides {
+            env: vec!["NOEQUALS".into()],
+            ..RunOverrides::default()
+        };
+        assert!(image.merged(&run).is_err());
+    }
 
     fn d(n: u8) -> Digest {
         Digest::of_bytes(&[n])

@@ -200,23 +200,15 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
         .as_ref()
         .map(|i| i.config.config.clone())
         .unwrap_or_default();
-    let user_spec = args.user.clone().unwrap_or_else(|| {
-        if config.user.is_empty() {
-            "0".into()
-        } else {
-            config.user.clone()
-        }
-    });
-    let resolved = user::resolve(&rootfs, &user_spec)?;
-
-    let mut command = args.command.clone();
-    if command.is_empty() {
-        command = config.entrypoint.clone().unwrap_or_default();
-        command.extend(config.cmd.clone().unwrap_or_default());
-    }
-    if command.is_empty() {
-        bail!("no command: give one after `--` (the image has no ENTRYPOINT or CMD)");
-    }
+    let process = config.merged(&images::oci::RunOverrides {
+        cmd: args.command.clone(),
+        env: args.env.clone(),
+        user: args.user.clone(),
+        working_dir: args.workdir.clone(),
+        ..Default::default()
+    })?;
+    let resolved = user::resolve(&rootfs, &process.user)?;
+    let mut command = process.args;
     let mut mounts = defaults::mounts();
     let etc_options = etc::EtcOptions {
         hostname: hostname.clone(),
@@ -237,30 +229,18 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
         command.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }
 
-    let mut env = config.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, api::types::DEFAULT_PATH.to_string());
-    }
-    env.push(format!("HOSTNAME={hostname}"));
-    if args.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
-        env.push("TERM=xterm".into()); // as docker run -t
-    }
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", resolved.home));
-    }
-    for pair in &args.env {
-        if !pair.contains('=') {
-            bail!("-e {pair}: use KEY=VALUE");
+    let mut env = process.env;
+    let mut add_unless_set = |key: &str, value: &str| {
+        if !env.iter().any(|e| e.split('=').next() == Some(key)) {
+            env.push(format!("{key}={value}"));
         }
-        let key = pair.split('=').next().unwrap_or_default();
-        env.retain(|e| e.split('=').next() != Some(key));
-        env.push(pair.clone());
+    };
+    add_unless_set("HOSTNAME", &hostname);
+    if args.tty {
+        add_unless_set("TERM", "xterm"); // as docker run -t
     }
-    let cwd = args
-        .workdir
-        .clone()
-        .or_else(|| Some(config.working_dir.clone()).filter(|w| !w.is_empty()))
-        .unwrap_or_else(|| "/".into());
+    add_unless_set("HOME", &resolved.home);
+    let cwd = process.working_dir;
     if !cwd.starts_with('/') {
         bail!("-w {cwd}: the working directory must be an absolute path");
     }

@@ -770,7 +770,19 @@ fn privileged_joins_a_network_namespace_by_path() {
 fn privileged_the_propagation_trap() {
     require_root();
     let dir = tempfile::tempdir().unwrap();
-    let before = mount_points();
+    // Other tests mount and unmount in parallel, each under a temp dir of
+    // its own: compare what is not theirs — the host's mounts, and ours.
+    let others = std::env::temp_dir().join(".tmp");
+    let ours = dir.path().to_string_lossy().into_owned();
+    let relevant = || -> Vec<String> {
+        mount_points()
+            .into_iter()
+            .filter(|p| p.starts_with(&ours) || !p.starts_with(&*others.to_string_lossy()))
+            // `ip netns add` (the join test) mounts /run/netns the first time.
+            .filter(|p| !p.starts_with("/run/netns"))
+            .collect()
+    };
+    let before = relevant();
     let out = ok(ch03(dir.path(), &["propagation-demo"]));
     let lines: Vec<&str> = out.lines().collect();
     assert!(
@@ -781,7 +793,7 @@ fn privileged_the_propagation_trap() {
         lines[1].starts_with("with MS_PRIVATE") && lines[1].ends_with("contained"),
         "{out}"
     );
-    assert_eq!(mount_points(), before, "the real host's mounts changed");
+    assert_eq!(relevant(), before, "the real host's mounts changed");
 }
 
 #[test]

@@ -784,10 +784,12 @@ fn privileged_transcript_pid_1() {
     assert_eq!(out, "exit 143\n");
 
     // Zombies: an orphan re-parented to a PID 1 that never waits. The
-    // subshell has started `sleep 0` and exited before sh execs `sleep 1000`:
-    // once sleep runs, the orphan exists, and waiting for its zombie (or,
-    // under --init, for sleep to be PID 1's only child) is exact.
-    let script = "'(sleep 0 &); exec sleep 1000'";
+    // subshell starts `sleep 1` and exits; the shell execs `sleep 1000`
+    // within milliseconds, long before the orphan ends. (An orphan that
+    // ended before the exec could be reaped by the shell's own wait.) The
+    // waits are exact: for the zombie, or, under --init, for sleep 1000 to
+    // be PID 1's only child — the orphan was its child before sleep ran.
+    let script = "'(sleep 1 &); exec sleep 1000'";
     s.ok(&format!("ch03 run --image busybox -- sh -c {script} &"));
     s.wait_until("ps -o stat= --ppid \"$(pgrep -x sleep -P $!)\" | grep -q Z");
     s.ok("pid=$(pgrep -P $!)");

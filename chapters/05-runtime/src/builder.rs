@@ -86,9 +86,7 @@ const NAMESPACES: [NamespaceKind; 6] = [
 // ANCHOR: build
 pub fn build(request: &SpecRequest) -> Spec {
     let mut env = request.env.clone();
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, api::types::DEFAULT_PATH.to_string());
-    }
+    images::oci::with_default_path(&mut env);
     if request.terminal && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
