@@ -14,6 +14,7 @@ pub mod content;
 pub mod digest;
 pub mod dockerfile;
 pub mod dockerignore;
+pub mod error;
 pub mod layer;
 pub mod lock;
 pub mod oci;

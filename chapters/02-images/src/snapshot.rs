@@ -64,6 +64,9 @@ pub struct SnapshotRecord {
     pub image: String,
     /// Where it is mounted (overlay) or copied to (copy).
     pub target: PathBuf,
+    /// The layers it stacks, bottom first: what a re-mount needs.
+    #[serde(default)]
+    pub layers: Vec<Digest>,
 }
 
 impl SnapshotRecord {
@@ -149,6 +152,7 @@ pub fn mount_layers(
         image_id: image_id.cloned(),
         image: label.to_string(),
         target: target.clone(),
+        layers: layers.to_vec(),
     };
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // Recorded before mounting: a crash in between leaves a record that
@@ -179,7 +183,8 @@ fn mount_overlay(
     let upper = dir.join("upper");
     let work = dir.join("work");
     for d in [&upper, &work] {
-        fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+        // Kept when they exist: a re-mount finds the container's changes.
+        fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     // overlayfs lists lower dirs top first; an image's layers are bottom first.
     let mut lowers: Vec<String> = Vec::new();
@@ -265,6 +270,43 @@ fn mount_from(dir: &Path, fstype: &str, target: &Path, options: &str) -> anyhow:
             other => bail!("mount helper ended with {other:?}"),
         },
     }
+}
+
+// ANCHOR: remount
+/// Mounts an overlay snapshot again after its mount went away (a reboot,
+/// a daemon that lost its mount namespace), with the same `upper`: what
+/// the container wrote is still there. A mounted or copied snapshot is
+/// left as it is.
+pub fn remount(store: &ImageStore, record: &SnapshotRecord) -> anyhow::Result<()> {
+    if record.kind != Snapshotter::Overlay || is_mounted(&record.target)? {
+        return Ok(());
+    }
+    let dir = store.root().join("snapshots").join(&record.id);
+    // Records written before they named their layers name their image.
+    let layers = match (&record.layers[..], &record.image_id) {
+        ([], Some(image)) => store.resolve(image.hex())?.config.rootfs.diff_ids,
+        _ => record.layers.clone(),
+    };
+    // overlayfs owns workdir/work while mounted and empties it at mount
+    // time: the old one is reused as it is.
+    mount_overlay(store, &layers, &dir, &record.target).with_context(|| {
+        format!(
+            "re-mounting the overlay at {} for {}",
+            record.target.display(),
+            record.image
+        )
+    })
+}
+// ANCHOR_END: remount
+
+/// Whether something is mounted at `target` (in this mount namespace).
+fn is_mounted(target: &Path) -> anyhow::Result<bool> {
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    // Field 5 is the mount point, with spaces and such escaped as octal.
+    let wanted = target.to_string_lossy().replace(' ', "\\040");
+    Ok(mountinfo
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(wanted.as_str())))
 }
 
 /// Unmounts (or, for a copy, deletes) the snapshot at `target` and forgets it.

@@ -22,6 +22,7 @@ use anyhow::{Context, bail};
 use crate::atomic;
 use crate::content::ContentStore;
 use crate::digest::Digest;
+use crate::error::{Removed, StoreError};
 use crate::lock::StoreLock;
 use crate::oci::{self, AnyManifest, Descriptor, ImageConfig, Index, Manifest, media};
 use crate::reference::Reference;
@@ -201,7 +202,12 @@ impl ImageStore {
             match matches.as_slice() {
                 [one] => return Ok((*one).clone()),
                 [] => {}
-                _ => bail!("image ID prefix {name:?} is ambiguous: give more characters"),
+                _ => {
+                    return Err(StoreError::Ambiguous {
+                        prefix: name.to_string(),
+                    }
+                    .into());
+                }
             }
         }
         let shown = Reference::parse(name)
@@ -211,13 +217,15 @@ impl ImageStore {
             .iter()
             .flat_map(|i| i.tags.iter().map(Reference::familiar))
             .collect();
-        if here.is_empty() {
-            bail!(
-                "no such image '{shown}'; the store at {} is empty (try `ch02 create-offline-images`)",
+        let hint = if here.is_empty() {
+            format!(
+                "the store at {} is empty (try `ch02 create-offline-images`)",
                 self.root.display()
-            );
-        }
-        bail!("no such image '{shown}'; images here: {}", here.join(", "))
+            )
+        } else {
+            format!("images here: {}", here.join(", "))
+        };
+        Err(StoreError::NotFound { name: shown, hint }.into())
     }
     // ANCHOR_END: resolve
 
@@ -268,9 +276,9 @@ impl ImageStore {
     }
 
     /// `rmi`: removes a name; when an image has no names left, removes the
-    /// image and every blob and layer no other image uses. Returns Docker's
-    /// "Untagged: …" / "Deleted: …" lines.
-    pub fn remove(&self, name: &str) -> anyhow::Result<Vec<String>> {
+    /// image and every blob and layer no other image uses. Returns what it
+    /// did, as Docker's `rmi` reports it.
+    pub fn remove(&self, name: &str) -> anyhow::Result<Vec<Removed>> {
         let image = self.resolve(name)?;
         let by_name = Reference::parse(name).ok().and_then(|r| {
             image
@@ -288,19 +296,14 @@ impl ImageStore {
                 index
                     .manifests
                     .retain(|d| d.annotations.get(IMAGE_NAME) != Some(&tag.to_string()));
-                report.push(format!("Untagged: {}", tag.familiar()));
+                report.push(Removed::Untagged(tag.familiar()));
             }
             // By ID: drop every name, as `docker rmi <id>` does.
             None => {
                 index
                     .manifests
                     .retain(|d| d.digest != image.manifest_digest);
-                report.extend(
-                    image
-                        .tags
-                        .iter()
-                        .map(|t| format!("Untagged: {}", t.familiar())),
-                );
+                report.extend(image.tags.iter().map(|t| Removed::Untagged(t.familiar())));
             }
         }
         if !index
@@ -309,18 +312,21 @@ impl ImageStore {
             .any(|d| d.digest == image.manifest_digest)
         {
             if let Some(user) = self.snapshots_using(&image)?.first() {
-                bail!(
-                    "image {} is in use by the snapshot mounted at {}: unmount it first (ch02 umount)",
-                    image.display_name(),
-                    user.display()
-                );
+                return Err(StoreError::InUse {
+                    image: image.display_name(),
+                    user: format!(
+                        "the snapshot mounted at {}: unmount it first (ch02 umount)",
+                        user.display()
+                    ),
+                }
+                .into());
             }
             index
                 .manifests
                 .retain(|d| d.digest != image.manifest_digest);
             self.write_index(&index)?;
             self.collect_garbage(&index)?;
-            report.push(format!("Deleted: {}", image.id));
+            report.push(Removed::Deleted(image.id.to_string()));
         } else {
             self.write_index(&index)?;
         }

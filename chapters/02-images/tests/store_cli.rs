@@ -8,6 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use common::{ch02, layer_tar, ok, require_root, stderr};
+use images::error::{Removed, StoreError};
 use images::reference::Reference;
 use images::store::ImageStore;
 
@@ -83,6 +84,23 @@ fn privileged_offline_images_names_and_removal() {
         stderr(&bad).contains("repository name must be lowercase"),
         "{}",
         stderr(&bad)
+    );
+    // The kinds an engine maps to status codes are values, not sentences.
+    let error = store.resolve("busyboxx").unwrap_err();
+    assert!(
+        matches!(
+            error.downcast_ref::<StoreError>(),
+            Some(StoreError::NotFound { name, .. }) if name == "busyboxx:latest"
+        ),
+        "{error:#}"
+    );
+    let hello = store.resolve("hello").unwrap();
+    assert_eq!(
+        store.remove(hello.id.hex()).unwrap(),
+        [
+            Removed::Untagged("hello:latest".into()),
+            Removed::Deleted(hello.id.to_string())
+        ]
     );
 }
 
@@ -359,4 +377,40 @@ fn privileged_import_from_stdin() {
         history.contains("ch02 import") && history.contains("Imported from tarball"),
         "{history}"
     );
+}
+
+#[test]
+fn privileged_an_overlay_snapshot_is_remounted_with_its_upper() {
+    require_root();
+    let root = offline_store();
+    let mnt = tempfile::tempdir().unwrap();
+    let target = mnt.path().join("rootfs");
+    let store = ImageStore::open(root.path()).unwrap();
+    let image = store.resolve("busybox").unwrap();
+    let record = images::snapshot::mount(
+        &store,
+        &image,
+        &target,
+        images::snapshot::Snapshotter::Overlay,
+    )
+    .unwrap();
+    fs::write(target.join("written-by-the-container"), "kept").unwrap();
+    // What a reboot does to the mount: it is gone, the directories stay.
+    nix::mount::umount(&target).unwrap();
+    assert!(!target.join("bin/busybox").exists());
+    let record = images::snapshot::list(&store)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == record.id)
+        .expect("the record survives");
+    images::snapshot::remount(&store, &record).unwrap();
+    assert!(target.join("bin/busybox").exists());
+    assert_eq!(
+        fs::read_to_string(target.join("written-by-the-container")).unwrap(),
+        "kept"
+    );
+    // Mounted already: nothing to do, and no second mount on top.
+    images::snapshot::remount(&store, &record).unwrap();
+    images::snapshot::unmount(&store, &target).unwrap();
+    assert!(!target.join("bin/busybox").exists(), "one mount, gone");
 }
