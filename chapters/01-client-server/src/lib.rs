@@ -8,6 +8,7 @@
 //! [`toy`] is the chapter's daemon: the real API, but its "containers" are
 //! plain host processes.
 
+pub mod containers;
 pub mod error;
 pub mod exit_code;
 pub mod http;

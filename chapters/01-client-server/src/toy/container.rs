@@ -18,6 +18,7 @@ use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
+use crate::containers::{LogEntry, Status, WaitCondition};
 use crate::error::ApiError;
 use crate::exit_code::StartFailure;
 use crate::stdcopy::StreamType;
@@ -26,56 +27,6 @@ use crate::types::{ContainerConfig, DEFAULT_PATH, HostConfig};
 /// The in-memory log keeps at most this much output per container
 /// (chapter 05's shim writes Docker's json-file log to disk instead).
 const MAX_LOG_BYTES: usize = 16 * 1024 * 1024;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Created,
-    Running,
-    Exited,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Exited => "exited",
-        }
-    }
-}
-
-/// A piece of output as the process wrote it.
-#[derive(Clone, Debug)]
-pub struct LogEntry {
-    pub stream: StreamType,
-    pub time: SystemTime,
-    pub bytes: Vec<u8>,
-}
-
-/// What `POST /containers/{id}/wait?condition=` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitCondition {
-    /// Returns at once unless the container is running (`docker wait`).
-    NotRunning,
-    /// The next exit, even when the container has not started yet: the CLI
-    /// sends its wait *before* `/start`.
-    NextExit,
-    /// Until the container is deleted (`docker run --rm`).
-    Removed,
-}
-
-impl WaitCondition {
-    pub fn parse(text: Option<&str>) -> Result<WaitCondition, ApiError> {
-        match text.unwrap_or("") {
-            "" | "not-running" => Ok(WaitCondition::NotRunning),
-            "next-exit" => Ok(WaitCondition::NextExit),
-            "removed" => Ok(WaitCondition::Removed),
-            other => Err(ApiError::bad_request(format!(
-                "invalid condition: {other:?} (use not-running, next-exit or removed)"
-            ))),
-        }
-    }
-}
 
 pub struct State {
     pub status: Status,

@@ -6,20 +6,23 @@ pub mod cli;
 pub mod container;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::Shutdown;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::json;
 
+use crate::containers::{
+    self, ListQuery, Listed, LogEntry, Status, WaitCondition, stream_media_type, write_log_entry,
+};
 use crate::error::ApiError;
 use crate::http::{Hijacked, Request, Response, Router, Server};
-use crate::stdcopy::{StreamType, write_frame};
+use crate::stdcopy::StreamType;
 use crate::types::*;
 use crate::version::{API_VERSION, MIN_API_VERSION};
-use crate::{query, signal, timefmt};
-use container::{Container, LogEntry, Started, Status, WaitCondition};
+use crate::{signal, timefmt};
+use container::{Container, Started};
 
 /// What the daemon calls itself in `docker version`.
 pub const PLATFORM_NAME: &str = "minidocker chapter 01 (host processes, no isolation)";
@@ -409,18 +412,12 @@ fn inspect(container: &Container) -> ContainerInspect {
 
 fn summary(container: &Container) -> ContainerSummary {
     let state = container.state();
-    let ago = |t: Option<SystemTime>| {
-        timefmt::human_duration(t.and_then(|t| t.elapsed().ok()).unwrap_or_default())
-    };
-    let status = match state.status {
-        Status::Created => "Created".to_string(),
-        Status::Running => format!("Up {}", ago(state.started_at)),
-        Status::Exited => format!(
-            "Exited ({}) {} ago",
-            state.exit_code,
-            ago(state.finished_at)
-        ),
-    };
+    let status = containers::status_text(
+        state.status,
+        state.exit_code,
+        state.started_at,
+        state.finished_at,
+    );
     ContainerSummary {
         id: container.id.clone(),
         names: vec![format!("/{}", container.name)],
@@ -436,65 +433,32 @@ fn summary(container: &Container) -> ContainerSummary {
     }
 }
 
-/// `GET /containers/json`: running containers, or all with `all=1`; the
-/// `status`, `name` and `id` filters apply either way.
+/// `GET /containers/json`: newest first, as `docker ps` shows them (the
+/// table is in creation order), narrowed by the query.
 fn list(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
-    let filters = query::parse_filters(req.query("filters"))?;
-    let all = req.query_bool("all") || filters.contains_key("status");
-    let accepts = |key: &str, test: &dyn Fn(&str) -> bool| {
-        filters
-            .get(key)
-            .is_none_or(|vals| vals.iter().any(|v| test(v)))
-    };
-    // Newest first, as `docker ps` shows them; the table is in creation order.
+    let query = ListQuery::parse(req)?;
+    let no_labels = BTreeMap::new();
     let mut rows: Vec<ContainerSummary> = daemon
         .table()
         .iter()
         .rev()
-        .filter(|c| all || c.state().status == Status::Running)
-        .filter(|c| accepts("status", &|s| s == c.state().status.name()))
-        .filter(|c| accepts("name", &|n| c.name.contains(n.trim_start_matches('/'))))
-        .filter(|c| accepts("id", &|i| c.id.starts_with(i)))
+        .filter(|c| {
+            let state = c.state();
+            query.shows(&Listed {
+                id: &c.id,
+                name: &c.name,
+                status: state.status,
+                exit_code: state.exit_code,
+                image: &c.config.image,
+                labels: c.config.labels.as_ref().unwrap_or(&no_labels),
+            })
+        })
         .map(|c| summary(c))
         .collect();
-    if let Some(limit) = req
-        .query("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .filter(|l| *l > 0)
-    {
+    if let Some(limit) = query.limit {
         rows.truncate(limit);
     }
     Ok(Response::json(200, &rows))
-}
-
-/// The content type of a container's output stream.
-fn stream_media_type(container: &Container) -> &'static str {
-    if container.config.tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    }
-}
-
-/// Writes one piece of output: framed, or raw for a terminal.
-fn write_entry(
-    w: &mut dyn Write,
-    tty: bool,
-    entry: &LogEntry,
-    timestamps: bool,
-) -> std::io::Result<()> {
-    let mut bytes = Vec::new();
-    if timestamps {
-        bytes.extend_from_slice(timefmt::rfc3339_nanos(entry.time).as_bytes());
-        bytes.push(b' ');
-    }
-    bytes.extend_from_slice(&entry.bytes);
-    if tty {
-        w.write_all(&bytes)?;
-        w.flush()
-    } else {
-        write_frame(w, entry.stream, &bytes)
-    }
 }
 
 // ANCHOR: attach
@@ -514,7 +478,7 @@ fn attach(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
     let live = if req.query_bool("stream") { live } else { None };
     let tty = container.config.tty;
     Ok(Response::upgrade(
-        stream_media_type(&container),
+        stream_media_type(container.config.tty),
         move |Hijacked {
                   mut reader,
                   mut writer,
@@ -543,7 +507,7 @@ fn attach(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
             };
             let entries = history.into_iter().chain(live.into_iter().flatten());
             for entry in entries.filter(wanted) {
-                if write_entry(&mut writer, tty, &entry, false).is_err() {
+                if write_log_entry(&mut writer, tty, &entry, false).is_err() {
                     return; // the client went away
                 }
             }
@@ -581,13 +545,7 @@ fn logs(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
     if !want_out && !want_err {
         return Err(ApiError::bad_request("You must choose at least one stream"));
     }
-    let tail = match req.query("tail").unwrap_or("all") {
-        "all" | "" => None,
-        n => Some(
-            n.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("invalid tail value {n:?}")))?,
-        ),
-    };
+    let tail = containers::parse_tail(req.query("tail"))?;
     let timestamps = req.query_bool("timestamps");
     let (history, live) = container.follow();
     let live = if req.query_bool("follow") { live } else { None };
@@ -598,35 +556,22 @@ fn logs(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
     let mut history: Vec<LogEntry> = history
         .into_iter()
         .filter(wanted)
-        .flat_map(split_lines)
+        .flat_map(containers::split_lines)
         .collect();
     if let Some(n) = tail {
         history.drain(..history.len().saturating_sub(n));
     }
     Ok(Response::stream(
         200,
-        stream_media_type(&container),
+        stream_media_type(container.config.tty),
         move |body| {
             for entry in &history {
-                write_entry(body, tty, entry, timestamps)?;
+                write_log_entry(body, tty, entry, timestamps)?;
             }
             for entry in live.into_iter().flatten().filter(wanted) {
-                write_entry(body, tty, &entry, timestamps)?;
+                write_log_entry(body, tty, &entry, timestamps)?;
             }
             Ok(())
         },
     ))
-}
-
-/// One entry per line, so `--tail` counts lines as Docker does.
-fn split_lines(entry: LogEntry) -> Vec<LogEntry> {
-    entry
-        .bytes
-        .split_inclusive(|b| *b == b'\n')
-        .map(|line| LogEntry {
-            stream: entry.stream,
-            time: entry.time,
-            bytes: line.to_vec(),
-        })
-        .collect()
 }
