@@ -225,8 +225,12 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
     }
     if args.init {
         let init = images::static_binary::find("minidocker-init")?;
-        mounts.push(Mount::bind(&init.to_string_lossy(), INIT_PATH, true));
-        command.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
+        mounts.push(Mount::bind(
+            &init.to_string_lossy(),
+            defaults::INIT_PATH,
+            true,
+        ));
+        command.splice(0..0, [defaults::INIT_PATH.to_string(), "--".to_string()]);
     }
 
     let mut env = process.env;
@@ -341,9 +345,6 @@ pub fn run(root: &Path, args: RunArgs, steps: &mut dyn ParentSteps) -> anyhow::R
     drop(run_dir);
     code
 }
-
-/// Where `--init` binds minidocker-init (Docker uses /sbin/docker-init).
-const INIT_PATH: &str = "/sbin/minidocker-init";
 
 struct FifoGuard(PathBuf);
 

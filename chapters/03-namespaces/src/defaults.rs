@@ -146,3 +146,7 @@ pub fn mounts() -> Vec<Mount> {
     ]
 }
 // ANCHOR_END: mounts
+
+/// Where `--init` binds minidocker-init in the container (Docker binds
+/// tini at /sbin/docker-init).
+pub const INIT_PATH: &str = "/sbin/minidocker-init";

@@ -239,7 +239,7 @@ fn spec(bundle: &Path) -> anyhow::Result<()> {
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());
     }
-    let spec = builder::build(&SpecRequest::default());
+    let spec = builder::build(&SpecRequest::default())?;
     let text = serde_json::to_string_pretty(&spec)? + "\n";
     // Written whole under another name, then renamed: never half a file.
     images::atomic::write_file(&path, text.as_bytes())

@@ -442,6 +442,111 @@ pub fn default_profile(capabilities: &[String]) -> Seccomp {
 }
 // ANCHOR_END: default_profile
 
+/// A profile in Docker's format (`docker run --security-opt seccomp=FILE`:
+/// the CLI reads the file and sends its JSON) as config.json's
+/// `linux.seccomp`, for a container with `capabilities`. Docker's format
+/// adds to the OCI one: `archMap` (an architecture with its
+/// sub-architectures), and per rule `includes`/`excludes` by capability or
+/// architecture, which are decided here, once, as moby's `setupSeccomp` does.
+pub fn from_docker_profile(json: &str, capabilities: &[String]) -> anyhow::Result<Seccomp> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Profile {
+        default_action: String,
+        default_errno_ret: Option<u32>,
+        #[serde(default)]
+        architectures: Vec<String>,
+        #[serde(default)]
+        arch_map: Vec<ArchMap>,
+        #[serde(default)]
+        flags: Vec<String>,
+        #[serde(default)]
+        syscalls: Vec<Rule>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ArchMap {
+        architecture: String,
+        #[serde(default)]
+        sub_architectures: Vec<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Rule {
+        #[serde(default)]
+        names: Vec<String>,
+        name: Option<String>,
+        action: String,
+        errno_ret: Option<u32>,
+        #[serde(default)]
+        args: Vec<SeccompArg>,
+        #[serde(default)]
+        includes: Filter,
+        #[serde(default)]
+        excludes: Filter,
+    }
+    #[derive(Default, serde::Deserialize)]
+    #[serde(default)]
+    struct Filter {
+        caps: Vec<String>,
+        arches: Vec<String>,
+        #[serde(rename = "minKernel")]
+        _min_kernel: Option<String>,
+    }
+    let profile: Profile = serde_json::from_str(json)
+        .map_err(|e| anyhow::anyhow!("the seccomp profile is not Docker's JSON format: {e}"))?;
+    let native = native_architectures();
+    let mut architectures = profile.architectures;
+    for map in profile.arch_map {
+        // Only this machine's entry counts (moby: the one for runtime.GOARCH).
+        if native.first() == Some(&map.architecture) {
+            architectures.push(map.architecture);
+            architectures.extend(map.sub_architectures);
+        }
+    }
+    // ANCHOR: docker_profile
+    let arch = native_arch_name();
+    let has_cap = |cap: &String| capabilities.contains(cap);
+    let mut syscalls = Vec::new();
+    for rule in profile.syscalls {
+        let included = rule.includes.caps.iter().all(has_cap)
+            && (rule.includes.arches.is_empty() || rule.includes.arches.iter().any(|a| a == arch));
+        let excluded = rule.excludes.caps.iter().any(has_cap)
+            || rule.excludes.arches.iter().any(|a| a == arch);
+        if !included || excluded {
+            continue;
+        }
+        let mut names = rule.names;
+        names.extend(rule.name);
+        syscalls.push(SyscallRule {
+            names,
+            action: rule.action,
+            errno_ret: rule.errno_ret,
+            args: rule.args,
+        });
+    }
+    // ANCHOR_END: docker_profile
+    Ok(Seccomp {
+        default_action: profile.default_action,
+        default_errno_ret: profile.default_errno_ret,
+        architectures,
+        flags: profile.flags,
+        syscalls,
+        unsupported: Default::default(),
+    })
+}
+
+/// This machine's architecture in Docker's profile words (Go's GOARCH).
+fn native_arch_name() -> &'static str {
+    if cfg!(target_arch = "x86_64") {
+        "amd64"
+    } else if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        std::env::consts::ARCH
+    }
+}
+
 /// The machine's architecture and the ones it also runs (32-bit x86 on
 /// x86_64): a filter must cover each, or their calls get the default.
 fn native_architectures() -> Vec<String> {
@@ -458,6 +563,45 @@ fn native_architectures() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_docker_profile_is_read_for_this_machine_and_these_capabilities() {
+        let json = r#"{
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "archMap": [
+                {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+                {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}
+            ],
+            "syscalls": [
+                {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["reboot"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_BOOT"]}},
+                {"names": ["chown"], "action": "SCMP_ACT_ALLOW", "excludes": {"caps": ["CAP_CHOWN"]}},
+                {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}}
+            ]
+        }"#;
+        let caps = vec!["CAP_CHOWN".to_string()];
+        let profile = from_docker_profile(json, &caps).unwrap();
+        assert_eq!(profile.architectures, native_architectures());
+        let names: Vec<&str> = profile
+            .syscalls
+            .iter()
+            .flat_map(|r| r.names.iter().map(String::as_str))
+            .collect();
+        let on_x86 = cfg!(target_arch = "x86_64");
+        let expected: &[&str] = if on_x86 {
+            &["read", "write", "exit_group", "arch_prctl"]
+        } else {
+            &["read", "write", "exit_group"]
+        };
+        assert_eq!(names, expected);
+        compile(&profile).unwrap();
+        let error = from_docker_profile("{\"syscalls\": 3}", &caps).unwrap_err();
+        assert!(
+            error.to_string().contains("Docker's JSON format"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_default_profile_compiles_and_is_cap_aware() {
