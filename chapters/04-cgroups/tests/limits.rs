@@ -41,6 +41,12 @@ fn privileged_a_memory_hog_is_oom_killed() {
 #[test]
 fn privileged_a_fork_bomb_is_held_by_the_pids_limit() {
     let store = Store::new();
+    // PID 1 forks twice, before the bomb exists: mkfifo, and the subshell
+    // that starts the bomb. A fork refused to PID 1 would end it (a
+    // non-interactive shell exits on "can't fork"), so once the bomb runs
+    // it uses builtins only: it reads the first complaint of a refused
+    // fork from the fifo (blocking until a whole line is there), passes it
+    // on to stderr, and answers.
     let out = store.run(&[
         "--pids-limit",
         "20",
@@ -49,7 +55,8 @@ fn privileged_a_fork_bomb_is_held_by_the_pids_limit() {
         "--",
         "sh",
         "-c",
-        "bomb() { bomb | bomb & }; bomb; sleep 1; echo the host is fine",
+        "bomb() { bomb | bomb & }; mkfifo /tmp/refused; exec 3<>/tmp/refused; \
+         (bomb 2>&3); read -r refused <&3; echo \"$refused\" >&2; echo the host is fine",
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -69,7 +76,8 @@ fn privileged_a_fork_bomb_is_held_by_the_pids_limit() {
 #[test]
 fn privileged_cpus_sets_quota_and_period_and_a_busy_loop_is_throttled() {
     let store = Store::new();
-    // A second of busy loop, with half a CPU.
+    // A busy loop with half a CPU, in the background of PID 1 (PID 1 would
+    // ignore the SIGTERM), until the test closes the container's stdin.
     let mut child = store
         .command(&[
             "--cpus",
@@ -79,16 +87,19 @@ fn privileged_cpus_sets_quota_and_period_and_a_busy_loop_is_throttled() {
             "--",
             "sh",
             "-c",
-            "end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do :; done",
+            "while :; do :; done & read -r line; kill $!",
         ])
+        .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdin = child.stdin.take().unwrap();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();
     let path = cgroup_path(&first);
-    // Read from the host while the container runs.
+    // Read from the host while the container runs: it cannot end before
+    // its stdin is closed.
     let dir = cgroup_dir(&path, "cpu");
     let limit = if is_v2() {
         std::fs::read_to_string(dir.join("cpu.max"))
@@ -101,6 +112,16 @@ fn privileged_cpus_sets_quota_and_period_and_a_busy_loop_is_throttled() {
         format!("{} {}", quota.trim(), period.trim())
     };
     assert_eq!(limit, "50000 100000");
+    // The loop is throttled once it has used up a period's quota. cpu.stat
+    // announces no change, so it is polled, until the counter moves.
+    let throttled = poll_until(|| {
+        let text = std::fs::read_to_string(dir.join("cpu.stat")).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix("nr_throttled "))?;
+        line.trim().parse::<u64>().ok().filter(|n| *n > 0)
+    });
+    assert!(throttled.is_some(), "the busy loop was never throttled");
+    // EOF on stdin: PID 1's `read` returns, it kills the loop and exits.
+    drop(stdin);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     assert!(child.wait().unwrap().success(), "{rest}");
@@ -188,9 +209,23 @@ fn privileged_reset_removes_the_cgroup_of_a_crashed_ch04() {
     let store = Store::under("var/lib/minidocker-workshop");
     // A parent of this test's own, so reset.sh touches nothing else.
     let parent = format!("minidocker-test-{}", std::process::id());
+    // The container says when it runs (its setup is over, its parent-death
+    // signal is set), then waits on its stdin, held open by the test: it
+    // never ends on its own.
     let mut child = store
-        .command(&["--memory", "32m", "--image", "busybox", "--", "sleep", "30"])
+        .command(&[
+            "--memory",
+            "32m",
+            "--image",
+            "busybox",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; exec cat",
+        ])
         .env("MINIDOCKER_CGROUP_PARENT", &parent)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -200,36 +235,48 @@ fn privileged_reset_removes_the_cgroup_of_a_crashed_ch04() {
         .unwrap();
     let path = cgroup_path(&line);
     assert!(path.starts_with(&format!("/{parent}/")), "{path}");
-    // SIGKILL to ch04 (the child of `timeout`): no clean-up runs. Its
-    // container dies with it (PR_SET_PDEATHSIG); the cgroup stays, empty.
-    let ch04 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).unwrap();
-    let ch04: i32 = ch04.split_whitespace().next().unwrap().parse().unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready, "ready\n");
+    // The container's one process, and its parent: ch04, the child of
+    // `timeout`.
+    let procs = procs(&cgroup_dir(&path, "pids"));
+    assert_eq!(procs.len(), 1, "{procs:?}");
+    let container = procs[0];
+    let ch04 = parent_of(container);
+    assert_eq!(
+        parent_of(ch04),
+        child.id() as i32,
+        "ch04 is not the child of timeout"
+    );
+    let container_exit = pidfd(container);
+    // SIGKILL to ch04: no clean-up runs. Its container dies with it
+    // (PR_SET_PDEATHSIG); the cgroup stays, empty once the container has
+    // exited.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(ch04),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
     child.wait().unwrap();
+    wait_for_exit(&container_exit, "the container of the killed ch04");
     assert!(cgroup_exists(&path), "the cgroup should outlive a crash");
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reset.sh");
-    let mut removed = false;
-    // The container's last task may take a moment to leave the cgroup.
-    for _ in 0..50 {
-        let out = std::process::Command::new(&script)
-            .env("MINIDOCKER_RESET_PREFIX", store.dir())
-            .env("MINIDOCKER_RESET_CGROUP_ROOT", "/sys/fs/cgroup")
-            .env("MINIDOCKER_CGROUP_PARENT", &parent)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        if !cgroup_exists(&path) && !cgroup_exists(&format!("/{parent}")) {
-            removed = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(removed, "reset.sh left {path}");
+    let out = std::process::Command::new(&script)
+        .env("MINIDOCKER_RESET_PREFIX", store.dir())
+        .env("MINIDOCKER_RESET_CGROUP_ROOT", "/sys/fs/cgroup")
+        .env("MINIDOCKER_CGROUP_PARENT", &parent)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !cgroup_exists(&path) && !cgroup_exists(&format!("/{parent}")),
+        "reset.sh left {path}: {}",
+        stdout(&out)
+    );
     let root = store.root.to_string_lossy().into_owned();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(

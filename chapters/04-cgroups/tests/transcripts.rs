@@ -48,10 +48,10 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cgroups::hierarchy::Hierarchy;
-use common::{CH04, Store, cgroup_exists, is_v2, require_root, stat};
+use common::{CH04, Store, cgroup_dir, cgroup_exists, is_v2, require_root, stat};
 use images::store::WORKSHOP_ROOT;
 
 /// `ch04` as the reader types it: the store's temp root added.
@@ -176,22 +176,23 @@ impl Session {
 
     /// Waits (unrecorded: the reader types slower) until `file`, the log of
     /// a background run, has the line `ch04 run` prints once the container
-    /// is in its cgroup; returns the container's ID.
+    /// is in its cgroup; returns the container's ID. Each write to the log
+    /// wakes the wait (inotify); an error from ch04 ends it at once.
     fn wait_for_cgroup(&self, file: &str) -> String {
         let path = self.scratch.path().join(file);
         let prefix = format!("cgroup: /{}/", self.parent);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut text = String::new();
+        let found = common::watch_until(&[self.scratch.path().to_path_buf()], || {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
             if let Some(id) = text.lines().find_map(|l| l.strip_prefix(&prefix)) {
-                return id.to_string();
+                return Some(Some(id.to_string()));
             }
-            assert!(
-                Instant::now() < deadline,
-                "no cgroup line in {file}: {text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            // ch04 stopped before the container started: no line is coming.
+            text.lines().any(|l| l.starts_with("ch04:")).then_some(None)
+        });
+        found
+            .flatten()
+            .unwrap_or_else(|| panic!("no cgroup line in {file}: {text}"))
     }
 
     /// The stats lines of the commands to come keep their peak memory.
@@ -254,19 +255,24 @@ impl Drop for Session {
                 .filter(|p| p.is_dir())
                 .collect()
         };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !children(&dirs).is_empty() && Instant::now() < deadline {
-            for child in children(&dirs) {
-                let procs = std::fs::read_to_string(child.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
+        // SIGKILL to every task listed: each container's PID 1 among them,
+        // and the kernel ends the rest of its PID namespace with it. Its
+        // ch04 then removes the cgroup: an rmdir in a watched parent wakes
+        // the wait, which kills again whatever is still listed. The
+        // deadline only bounds a failure (no panic here: this may run
+        // while a test panics).
+        let _ = common::watch_until(&dirs, || {
+            let left = children(&dirs);
+            for child in &left {
+                for pid in common::procs(child) {
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(pid),
                         nix::sys::signal::Signal::SIGKILL,
                     );
                 }
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            left.is_empty().then_some(())
+        });
         for child in children(&dirs) {
             let _ = std::fs::remove_dir(child);
         }
@@ -475,6 +481,17 @@ fn privileged_transcript_a_running_container() {
     if v2 {
         let dir = format!("$cg/{parent}/$id");
         s.ok(&format!("echo 1 > {dir}/cgroup.freeze"));
+        // Freezing takes a moment: each task stops when it next runs, and
+        // cgroup.events says "frozen 1" after the last one. The kernel
+        // announces that change (inotify on cgroup.events); the reader's
+        // `cat` comes after it (thawing, below, is done when the write
+        // returns).
+        let events = cgroup_dir(&format!("/{parent}/{id}"), "freezer").join("cgroup.events");
+        let frozen = common::watch_until(std::slice::from_ref(&events), || {
+            let text = std::fs::read_to_string(&events).ok()?;
+            text.lines().any(|l| l == "frozen 1").then_some(())
+        });
+        assert!(frozen.is_some(), "{} never said frozen 1", events.display());
         assert_eq!(
             s.ok(&format!("cat {dir}/cgroup.events")),
             "populated 1\nfrozen 1\n"
@@ -488,6 +505,15 @@ fn privileged_transcript_a_running_container() {
     } else {
         let state = format!("$cg/freezer/{parent}/$id/freezer.state");
         s.ok(&format!("echo FROZEN > {state}"));
+        // FREEZING until every task has stopped, then FROZEN. The v1
+        // freezer announces no change: its state is polled before the
+        // reader's `cat` (THAWED, below, holds when the write returns).
+        let file = cgroup_dir(&format!("/{parent}/{id}"), "freezer").join("freezer.state");
+        let frozen = common::poll_until(|| {
+            let text = std::fs::read_to_string(&file).ok()?;
+            (text.trim() == "FROZEN").then_some(())
+        });
+        assert!(frozen.is_some(), "{} never said FROZEN", file.display());
         assert_eq!(s.ok(&format!("cat {state}")), "FROZEN\n");
         s.ok(&format!("echo THAWED > {state}"));
         assert_eq!(s.ok(&format!("cat {state}")), "THAWED\n");
@@ -553,8 +579,13 @@ fn privileged_transcript_pids() {
         "{counted}"
     );
     assert_eq!(numbers(&counted, "pids:"), vec![0.0, 1.0], "{counted}");
+    // PID 1 forks once, for the subshell that starts the bomb, before the
+    // bomb exists: a fork refused to PID 1 would end it (a non-interactive
+    // shell exits on "can't fork"). Then, with builtins only, it waits for
+    // the first complaint in the file (in its working directory, /): a
+    // fork the limit refused.
     let (bomb, status) = s.exec(
-        "ch04 run --pids-limit 20 --image busybox -- sh -c 'bomb() { bomb | bomb & }; bomb 2>/dev/null; sleep 1; echo the host is fine'",
+        "ch04 run --pids-limit 20 --image busybox -- sh -c 'bomb() { bomb | bomb & }; (bomb 2>refused); until [ -s refused ]; do :; done; echo the host is fine'",
         &[(r"[0-9]+ forks refused", "<n> forks refused")],
     );
     assert_eq!(status, 0, "{bomb}");
@@ -570,27 +601,51 @@ fn privileged_transcript_cpus() {
     let v2 = is_v2();
     let parent = s.parent.clone();
     let started = Instant::now();
-    // A busy loop for 2 s (not PID 1: PID 1 would ignore the SIGTERM).
-    s.ok("ch04 run --cpus 0.5 --image busybox -- sh -c 'while :; do :; done & sleep 2; kill $!' > cpu.log 2>&1 &");
-    s.wait_for_cgroup("cpu.log");
+    // A busy loop (not PID 1: PID 1 would ignore the SIGTERM) until a line
+    // comes on the container's stdin, a fifo. Opened read-write (`<>`),
+    // it lets ch04 start without waiting for a writer, and `echo` write
+    // without waiting for a reader.
+    s.ok("mkfifo stop");
+    s.ok("ch04 run --cpus 0.5 --image busybox -- sh -c 'while :; do :; done & read -r line; kill $!' <>stop >cpu.log 2>&1 &");
+    let id = s.wait_for_cgroup("cpu.log");
     s.ok(&format!("id=$(sed -n 's,^cgroup: /{parent}/,,p' cpu.log)"));
     let numbered = [(r"(?m)^([a-z_]+) [0-9]+$", "${1} <n>")];
-    if v2 {
+    // Unrecorded: the loop is throttled once it has used up a period's
+    // quota, which takes longer on a busy machine. cpu.stat announces no
+    // change, so it is polled until the counter moves; the reader's `cat`
+    // comes after.
+    let cpu_stat = cgroup_dir(&format!("/{parent}/{id}"), "cpu").join("cpu.stat");
+    let nr_throttled = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    let wait_for_throttling = || {
+        let throttled = common::poll_until(|| {
+            let text = std::fs::read_to_string(&cpu_stat).ok()?;
+            nr_throttled(&text).filter(|n| *n > 0)
+        });
+        assert!(throttled.is_some(), "the busy loop was never throttled");
+    };
+    let dir = if v2 {
         let dir = format!("/sys/fs/cgroup/{parent}/$id");
         assert_eq!(s.ok(&format!("cat {dir}/cpu.max")), "50000 100000\n");
-        s.ok("sleep 1");
-        let (stat_file, _) = s.exec(&format!("cat {dir}/cpu.stat"), &numbered);
-        assert!(stat_file.contains("nr_throttled "), "{stat_file}");
+        dir
     } else {
         let dir = format!("/sys/fs/cgroup/cpu/{parent}/$id");
         let limit = s.ok(&format!(
             "cat {dir}/cpu.cfs_quota_us {dir}/cpu.cfs_period_us"
         ));
         assert_eq!(limit, "50000\n100000\n");
-        s.ok("sleep 1");
-        let (stat_file, _) = s.exec(&format!("cat {dir}/cpu.stat"), &numbered);
-        assert!(stat_file.contains("nr_throttled "), "{stat_file}");
-    }
+        dir
+    };
+    wait_for_throttling();
+    let (stat_file, _) = s.exec(&format!("cat {dir}/cpu.stat"), &numbered);
+    assert!(
+        nr_throttled(&stat_file).is_some_and(|n| n > 0),
+        "{stat_file}"
+    );
+    s.ok("echo stop >stop");
     assert_eq!(s.run("wait $!").1, 0);
     let wall = started.elapsed().as_secs_f64();
     let (log, _) = s.exec(
@@ -604,7 +659,9 @@ fn privileged_transcript_cpus() {
         "a busy loop under --cpus 0.5 was never throttled: {log}"
     );
     // Half a CPU: at most about half of the time it ran (with slack for
-    // the start and the end, which are not throttled).
+    // the start and the end, which are not throttled). `wall` is a bound,
+    // not a wait: measured from before the run to after `wait $!`, it is
+    // never shorter than the container's life, however slow the machine.
     assert!(
         used <= 0.5 * wall + 0.3,
         "{used} s of CPU in {wall} s: {log}"

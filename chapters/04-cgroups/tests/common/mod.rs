@@ -2,8 +2,12 @@
 
 #![allow(dead_code)]
 
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use cgroups::hierarchy::Hierarchy;
 
@@ -118,4 +122,140 @@ pub fn stat(stderr: &str, label: &str) -> u64 {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// How long a wait may take before the test fails. It bounds a failure
+/// only: no wait here ends because time passed while things go right.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Whether `fd` becomes readable within `timeout`.
+fn readable(fd: &OwnedFd, timeout: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: one pollfd, alive for the call.
+        match unsafe { libc::poll(&mut poll, 1, ms) } {
+            -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            -1 => panic!("poll: {}", std::io::Error::last_os_error()),
+            n => return n > 0,
+        }
+    }
+}
+
+/// Calls `check` now, and again after each change inotify reports in
+/// `paths` (a file created, written, renamed in or removed in a watched
+/// directory; a watched file written), until it returns `Some`. `None`
+/// after [`DEADLINE`]. A path that does not exist is not watched (a
+/// directory that is gone has nothing more to report).
+///
+/// The watches are set before the first check, so a change between the
+/// check and the wait is not lost: it wakes the wait.
+pub fn watch_until<T>(paths: &[PathBuf], mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    // SAFETY: plain syscalls; the new fd is owned at once.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    assert!(
+        fd >= 0,
+        "inotify_init1: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd was just returned by inotify_init1 and nothing else owns it.
+    let inotify = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mask = libc::IN_CREATE
+        | libc::IN_MODIFY
+        | libc::IN_CLOSE_WRITE
+        | libc::IN_MOVED_TO
+        | libc::IN_DELETE
+        | libc::IN_DELETE_SELF
+        | libc::IN_ATTRIB;
+    for path in paths {
+        let path = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path and our inotify fd.
+        unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), path.as_ptr(), mask) };
+    }
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !readable(&inotify, left) {
+            return check();
+        }
+        // What changed does not matter: `check` looks again. Drained, so
+        // that the next poll waits for the next change.
+        let mut events = [0u8; 4096];
+        // SAFETY: a buffer of the length given, on our (non-blocking) fd.
+        while unsafe {
+            libc::read(
+                inotify.as_raw_fd(),
+                events.as_mut_ptr().cast(),
+                events.len(),
+            )
+        } > 0
+        {}
+    }
+}
+
+/// Calls `check` until it returns `Some`, or [`DEADLINE`] passes (`None`).
+/// Only for a kernel state that announces no change (a v1 counter, the v1
+/// freezer's state): anything that has an event waits on the event.
+pub fn poll_until<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(found) = check() {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        // The interval between two looks, not a wait for anything.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A pidfd for the process `pid`: it becomes readable when the process
+/// exits, whoever its parent is.
+pub fn pidfd(pid: i32) -> OwnedFd {
+    // SAFETY: pidfd_open(2) with no flags; the new fd is owned at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd was just returned by pidfd_open and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// Waits until the process of `pidfd` has exited. It has left its cgroup
+/// by then: do_exit() calls cgroup_exit() before exit_notify(), which
+/// wakes the pidfd's pollers.
+pub fn wait_for_exit(pidfd: &OwnedFd, what: &str) {
+    assert!(
+        readable(pidfd, DEADLINE),
+        "{what} still runs after {DEADLINE:?}"
+    );
+}
+
+/// The PIDs listed in a cgroup's `cgroup.procs`.
+pub fn procs(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// The parent of process `pid` (`PPid:` in /proc/PID/status).
+pub fn parent_of(pid: i32) -> i32 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no PPid in /proc/{pid}/status"))
 }
