@@ -137,7 +137,10 @@ validate_vagrantfile() {
     # nor plugins, and must not leave .vagrant/ behind in the repository.
     local home status=0
     home=$(mktemp -d)
-    VAGRANT_HOME=$home/home VAGRANT_DOTFILE_PATH=$home/dot vagrant validate || status=$?
+    # --ignore-provider: the file is still read whole, but a machine with no
+    # hypervisor (CI) has no provider to check the provider blocks against,
+    # and validate would refuse to start ("No usable default provider").
+    VAGRANT_HOME=$home/home VAGRANT_DOTFILE_PATH=$home/dot vagrant validate --ignore-provider || status=$?
     rm -rf "$home"
     return $status
 }

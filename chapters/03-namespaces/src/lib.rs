@@ -32,6 +32,7 @@ pub mod etc;
 pub mod exec;
 pub mod mount;
 pub mod namespace;
+pub mod pidfd;
 pub mod process;
 pub mod propagation;
 pub mod rootfs;

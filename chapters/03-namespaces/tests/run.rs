@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nix::sys::signal::Signal;
+use namespaces::pidfd::PidFd;
 use nix::unistd::Pid;
 
 struct Fixture {
@@ -547,38 +548,15 @@ impl Held {
     }
 }
 
-/// A pidfd (pidfd_open(2)) on a process that is not our child: readable
-/// once the process has exited, whoever its parent is.
-fn pidfd(pid: u32) -> std::os::fd::OwnedFd {
-    // SAFETY: pidfd_open takes a pid and flags; the result is a new fd.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    assert!(
-        fd >= 0,
-        "pidfd_open({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: the descriptor was just returned to us and is ours alone.
-    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) }
+/// A pidfd on `pid`, a process that need not be our child.
+fn pidfd(pid: u32) -> PidFd {
+    PidFd::open(pid as i32).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
 }
 
 /// Blocks until the process behind `pidfd` has exited (a zombie or gone).
-fn wait_exited(pidfd: &std::os::fd::OwnedFd) {
-    let mut poll = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(pidfd),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; 20 s at most, then the assert fails.
-    let ready = unsafe { libc::poll(&mut poll, 1, 20_000) };
-    assert_eq!(ready, 1, "the process did not exit within 20 s");
-}
-
-/// True while the process behind `pidfd` exists, a zombie included: a
-/// signal 0 through the pidfd fails with ESRCH only once it is reaped.
-fn not_reaped(pidfd: &std::os::fd::OwnedFd) -> bool {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(pidfd);
-    // SAFETY: pidfd_send_signal with signal 0 checks and sends nothing.
-    unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, 0, 0, 0) == 0 }
+fn wait_exited(pidfd: &PidFd) {
+    let exited = pidfd.wait_exit(Duration::from_secs(20)).unwrap();
+    assert!(exited, "the process did not exit within 20 s");
 }
 
 // The orphan: a background subshell of a subshell that exits at once, so
@@ -591,7 +569,7 @@ const ORPHAN_SCRIPT: &str = "exec 3<&0; \
     exec sleep 30 3<&-";
 
 /// Releases `held`, lets its orphan exit, and returns a pidfd on it.
-fn orphan_exits(held: &mut Held) -> std::os::fd::OwnedFd {
+fn orphan_exits(held: &mut Held) -> PidFd {
     held.release();
     assert_eq!(held.line(), "orphaned\n");
     let others: Vec<_> = descendants(held.pid)
@@ -612,7 +590,7 @@ fn privileged_init_reaps_the_zombies_pid_1_leaves() {
     // `sleep` is PID 1 and never calls wait(): the orphan stays a zombie.
     let mut held = start_held(&f, &["--image", "busybox", "--", "sh", "-c", ORPHAN_SCRIPT]);
     let orphan = orphan_exits(&mut held);
-    assert!(not_reaped(&orphan), "nobody may reap it but PID 1");
+    assert!(!orphan.reaped().unwrap(), "nobody may reap it but PID 1");
     held.signal(Signal::SIGKILL);
     assert_eq!(held.exit_code(), Some(137));
 
@@ -631,7 +609,7 @@ fn privileged_init_reaps_the_zombies_pid_1_leaves() {
     let mut held = start_held(&f, &args);
     let orphan = orphan_exits(&mut held);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while not_reaped(&orphan) {
+    while !orphan.reaped().unwrap() {
         assert!(Instant::now() < deadline, "the zombie was never reaped");
         std::thread::yield_now();
     }

@@ -12,6 +12,7 @@
 pub mod apparmor;
 pub mod builder;
 pub mod devices;
+pub mod error;
 pub mod exec;
 pub mod features;
 pub mod hooks;

@@ -33,10 +33,12 @@ use namespaces::rootfs::{RootSwitch, RootfsPlan};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::error::RuntimeError;
 use crate::process::{ProcessSteps, console, ensure_home, relay_console};
 use crate::spec::{Device, Process, Spec};
 use crate::state::{Saved, StateDir, Status, start_time};
 use crate::{builder, devices, hooks, sysctl};
+use namespaces::pidfd::PidFd;
 
 /// `create`'s and `run`'s options.
 #[derive(Clone, Debug, Default)]
@@ -401,7 +403,7 @@ fn make(
             start_time: 0,
             bundle: fs::canonicalize(&options.bundle)?,
             rootfs: container_spec.rootfs.rootfs.clone(),
-            created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+            created: api::timefmt::rfc3339_nanos(std::time::SystemTime::now()),
             cgroup_path: cgroup_path.clone(),
             owner: nix::unistd::User::from_uid(nix::unistd::getuid())
                 .ok()
@@ -496,11 +498,18 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     match states.status(&saved) {
         Status::Created => {}
-        Status::Creating => bail!("cannot start a container that is still being created"),
-        Status::Running | Status::Paused => {
-            bail!("cannot start an already running container")
+        Status::Creating => {
+            return Err(wrong_state(
+                id,
+                "cannot start a container that is still being created",
+            ));
         }
-        Status::Stopped => bail!("cannot start a container that has stopped"),
+        Status::Running | Status::Paused => {
+            return Err(wrong_state(id, "cannot start an already running container"));
+        }
+        Status::Stopped => {
+            return Err(wrong_state(id, "cannot start a container that has stopped"));
+        }
     }
     let fifo_path = states.fifo(id);
     // O_NONBLOCK: opening for reading returns at once, writer or not; the
@@ -536,19 +545,9 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
 }
 // ANCHOR_END: start
 
-/// `SIGTERM`, `TERM`, `term` or `15`.
-pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
-    if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).map_err(|_| anyhow::anyhow!("invalid signal: {text}"));
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<Signal>()
-        .map_err(|_| anyhow::anyhow!("invalid signal: {text}"))
+/// The container `id` is not in the state a command needs.
+fn wrong_state(id: &str, why: &'static str) -> anyhow::Error {
+    RuntimeError::WrongState { id: id.into(), why }.into()
 }
 
 /// `minirunc kill`.
@@ -557,7 +556,7 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::R
     // With --all, a stopped init may have left processes behind (a
     // container without its own PID namespace): they are still signalled.
     if states.status(&saved) == Status::Stopped && !all {
-        bail!("container not running");
+        return Err(wrong_state(id, "container not running"));
     }
     if all {
         for pid in cgroups::manager_at(&saved.cgroup_path)?.pids()? {
@@ -575,7 +574,7 @@ pub fn kill(states: &StateDir, id: &str, signal: Signal, all: bool) -> anyhow::R
 pub fn update(states: &StateDir, id: &str, json: &[u8]) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     if states.status(&saved) == Status::Stopped {
-        bail!("container not running");
+        return Err(wrong_state(id, "container not running"));
     }
     let oci: crate::spec::Resources =
         serde_json::from_slice(json).context("the resources are not valid linux.resources JSON")?;
@@ -598,7 +597,7 @@ pub fn update(states: &StateDir, id: &str, json: &[u8]) -> anyhow::Result<()> {
 pub fn pause(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     if states.status(&saved) != Status::Running {
-        bail!("container not running");
+        return Err(wrong_state(id, "container not running"));
     }
     cgroups::manager_at(&saved.cgroup_path)?.freeze()
 }
@@ -607,7 +606,7 @@ pub fn pause(states: &StateDir, id: &str) -> anyhow::Result<()> {
 pub fn resume(states: &StateDir, id: &str) -> anyhow::Result<()> {
     let saved = states.load(id)?;
     if states.status(&saved) != Status::Paused {
-        bail!("container not paused");
+        return Err(wrong_state(id, "container not paused"));
     }
     cgroups::manager_at(&saved.cgroup_path)?.thaw()
 }
@@ -636,12 +635,21 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
         if status == Status::Paused {
             cgroup.kill_all()?;
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while start_time(saved.pid) == Some(saved.start_time) {
-            if Instant::now() > deadline {
+        // The init is not our child (create exited): its pidfd tells us
+        // when it has died. Opened, then checked to be the init still: a
+        // PID that died before the open may have been given to another.
+        let init = match PidFd::open(saved.pid) {
+            Ok(init) => Some(init),
+            // No such process: gone already.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => None,
+            Err(e) => return Err(e).context("pidfd_open(2) for the container's init"),
+        };
+        if let Some(init) = init {
+            if start_time(saved.pid) == Some(saved.start_time)
+                && !init.wait_exit(Duration::from_secs(10))?
+            {
                 bail!("container {id} did not die of SIGKILL within 10 s");
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
     }
     cgroup.kill_all()?;

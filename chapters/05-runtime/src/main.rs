@@ -192,9 +192,12 @@ fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
             let state = saved.oci_state(states.status(&saved));
             output(&serde_json::to_string_pretty(&state)?)?;
         }
-        Command::Kill { all, id, signal } => {
-            lifecycle::kill(states, &id, lifecycle::parse_signal(&signal)?, all)?
-        }
+        Command::Kill { all, id, signal } => lifecycle::kill(
+            states,
+            &id,
+            api::signal::parse(&signal).map_err(anyhow::Error::msg)?,
+            all,
+        )?,
         Command::Delete { force, id } => lifecycle::delete(states, &id, force)?,
         Command::Run(args) => return lifecycle::run(states, &args.id, &create_options(&args)),
         Command::Update { resources, id } => {
@@ -302,7 +305,7 @@ fn ps(states: &StateDir, id: &str, format: &str) -> anyhow::Result<()> {
 
 /// One error line in the log file, as runc (logrus) writes it.
 fn log_error(log: &Path, format: &str, message: &str) {
-    let time = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    let time = api::timefmt::rfc3339_nanos(std::time::SystemTime::now());
     let line = if format == "json" {
         serde_json::json!({"level": "error", "msg": message, "time": time}).to_string()
     } else {

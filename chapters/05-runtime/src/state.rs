@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::error::RuntimeError;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +118,7 @@ impl StateDir {
         match fs::create_dir(&dir) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                bail!("container with id exists: {id}")
+                Err(RuntimeError::Exists { id: id.into() }.into())
             }
             Err(e) => Err(e).with_context(|| format!("creating {}", dir.display())),
         }
@@ -133,7 +134,9 @@ impl StateDir {
         let path = self.dir(id).join("state.json");
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("container does not exist"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RuntimeError::NotFound { id: id.into() }.into());
+            }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
@@ -186,13 +189,15 @@ impl StateDir {
 }
 
 // ANCHOR: start_time
-/// When `pid` started (clock ticks since boot), if it is alive and not a
-/// zombie.
+/// When `pid` started (clock ticks since boot), if it is alive: not a
+/// zombie, nor being reaped.
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // "pid (comm) S ppid …": the fields after the last ')' start at field 3.
     let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-    if fields.first() == Some(&"Z") {
+    // Z: exited, not yet reaped. X (EXIT_DEAD): being reaped, still in
+    // /proc for a moment after its parent's wait(2) took the status.
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
         return None;
     }
     fields.get(19)?.parse().ok()

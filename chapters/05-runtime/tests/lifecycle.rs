@@ -2,12 +2,16 @@
 //! runtime's own config.json — and what it refuses.
 
 use std::fs;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{ChildStdin, Command, Output, Stdio};
 
 mod common;
 
-use common::{MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config};
+use common::{Lines, MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config, wait_exit};
+use namespaces::pidfd::PidFd;
 
 /// A state root and a bundle (`runc spec` + busybox) in a temp dir.
 struct Fixture {
@@ -66,6 +70,49 @@ impl Fixture {
         }
     }
 
+    /// `minirunc --root STATE ARGS` with pipes for its stdin and stdout,
+    /// which a container it creates (or a process `exec -d` starts)
+    /// inherits, as runc's does without a terminal: what the test writes
+    /// the process reads, and what it prints comes to the test as it comes.
+    fn minirunc_with_pipes(&self, args: &[&str]) -> (ChildStdin, Lines) {
+        let stderr_path = self.dir.path().join("minirunc.err");
+        let mut child = Command::new("timeout")
+            .args(["--kill-after=5", "60", MINIRUNC, "--root"])
+            .arg(self.root())
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = Lines::new(child.stdout.take().unwrap());
+        let status = child.wait().unwrap();
+        assert!(
+            status.success(),
+            "minirunc {args:?}: {}",
+            fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        (input, output)
+    }
+
+    /// The container's init, by pidfd: the PID `state` gives, opened, then
+    /// checked to be the init still (`state` compares its start time).
+    fn init(&self, id: &str) -> PidFd {
+        let state =
+            || -> serde_json::Value { serde_json::from_str(&self.ok(&["state", id])).unwrap() };
+        let pid = state()["pid"].as_i64().unwrap();
+        assert!(pid > 0, "{id} has no init: {}", state());
+        let init = common::pidfd(pid as i32);
+        let after = state();
+        assert!(
+            after["pid"] == pid && after["status"] != "stopped",
+            "{after}"
+        );
+        init
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.minirunc(args);
         assert!(
@@ -103,12 +150,13 @@ impl Fixture {
 
 #[test]
 fn privileged_create_start_kill_delete() {
-    let f = Fixture::new(&["sleep", "30"]);
+    // It says when its command runs: `start` returns before the execve.
+    let f = Fixture::new(&["sh", "-c", "echo started; exec sleep 30"]);
     let bundle = f.bundle();
     let pid_file = f.dir.path().join("pid");
     let id = format!("lifecycle-{}", std::process::id());
     // A bare file name: in the current directory.
-    f.ok(&[
+    let (_input, mut output) = f.minirunc_with_pipes(&[
         "create",
         "--bundle",
         bundle.to_str().unwrap(),
@@ -119,15 +167,22 @@ fn privileged_create_start_kill_delete() {
     // Created: set up, waiting at the fifo, before execve.
     assert_eq!(f.status(&id), "created");
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let init = f.init(&id);
     let state: serde_json::Value = serde_json::from_str(&f.ok(&["state", &id])).unwrap();
     assert_eq!(state["pid"], pid);
     assert_eq!(state["bundle"], bundle.to_str().unwrap());
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_ne!(comm.trim(), "sleep", "the command ran before start");
+    assert!(
+        !["sh", "sleep"].contains(&comm.trim()),
+        "the command ran before start: {comm}"
+    );
+    assert!(output.nothing_yet(), "the command ran before start");
     assert!(f.ok(&["list"]).contains(&id));
 
     f.ok(&["start", &id]);
+    assert_eq!(output.next(), "started\n");
     assert_eq!(f.status(&id), "running");
+    // sh's command line, or sleep's once sh has exec'd it: both say it.
     let ps = f.ok(&["ps", &id]);
     assert!(ps.contains("sleep 30"), "{ps}");
     // containerd's shim asks `ps --format json` for `docker top`.
@@ -145,14 +200,8 @@ fn privileged_create_start_kill_delete() {
         "minirunc: invalid signal: SIGFLY"
     );
     f.ok(&["kill", &id, "KILL"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while f.status(&id) != "stopped" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "SIGKILL did not stop it"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_exit(&init, "the init, SIGKILLed,");
+    assert_eq!(f.status(&id), "stopped");
     assert_eq!(
         f.err(&["kill", &id, "9"]),
         "minirunc: container not running"
@@ -192,22 +241,31 @@ fn privileged_run_passes_the_exit_status_through() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello from runc\n");
     f.assert_nothing_left(&id);
 
-    // Killed by a signal: 128 + 9.
-    f.edit(|config| config["process"]["args"] = ["sleep", "30"].into());
+    // Killed by a signal: 128 + 9. `kill` reads the state `run` saves; a
+    // poststart hook, which `run` runs once it has saved it, says so
+    // through a fifo opened here first (the hook's open finds a reader).
+    let saved = f.dir.path().join("saved.fifo");
+    nix::unistd::mkfifo(&saved, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&saved)
+        .unwrap();
+    let mut said = Lines::new(fifo);
+    let hook = format!("echo saved > '{}'", saved.display());
+    f.edit(|config| {
+        config["process"]["args"] = ["sleep", "30"].into();
+        config["hooks"] = serde_json::json!({
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]
+        });
+    });
     let mut run = Command::new(MINIRUNC)
         .arg("--root")
         .arg(f.root())
         .args(["run", "--bundle", f.bundle().to_str().unwrap(), &id])
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !f.root().join(&id).join("state.json").exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "run never saved its state"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    assert_eq!(said.next(), "saved\n");
     f.ok(&["kill", &id, "SIGKILL"]);
     assert_eq!(run.wait().unwrap().code(), Some(137));
     f.assert_nothing_left(&id);
@@ -351,6 +409,7 @@ fn privileged_hooks_run_in_order_with_the_state_on_stdin() {
         &id,
     ]);
     let pid: i64 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let init = f.init(&id);
     let lines = hook_lines(&log);
     let names: Vec<&str> = lines.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names, ["prestart", "createRuntime", "createContainer"]);
@@ -365,11 +424,8 @@ fn privileged_hooks_run_in_order_with_the_state_on_stdin() {
         assert_eq!(state["annotations"]["org.example.lab"], "hooks", "{name}");
     }
     f.ok(&["start", &id]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while f.status(&id) != "stopped" {
-        assert!(std::time::Instant::now() < deadline, "`true` did not end");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_exit(&init, "`true`");
+    assert_eq!(f.status(&id), "stopped");
     f.ok(&["delete", &id]);
     f.assert_nothing_left(&id);
     let lines = hook_lines(&log);
@@ -533,20 +589,24 @@ fn privileged_a_namespace_joined_by_path_and_additional_gids() {
 
 #[test]
 fn privileged_exec_joins_the_running_container() {
-    let f = Fixture::new(&["sleep", "30"]);
+    // It says when its command runs, and then waits for input: its command
+    // line stays the same.
+    let f = Fixture::new(&["sh", "-c", "echo ready; read line"]);
     let profile = default_seccomp_profile(f.dir.path());
     f.edit(|config| {
         config["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=from-config"]);
         config["linux"]["seccomp"] = profile;
     });
     let id = format!("exec-{}", std::process::id());
-    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    let (_input, mut output) =
+        f.minirunc_with_pipes(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
     assert_eq!(
         f.err(&["exec", &id]),
         "minirunc: exec needs a command: minirunc exec ID COMMAND [ARG...], or --process FILE"
     );
     f.ok(&["start", &id]);
-    // Same hostname and PID namespace (PID 1 is the container's sleep), the
+    assert_eq!(output.next(), "ready\n");
+    // Same hostname and PID namespace (PID 1 is the container's sh), the
     // container's environment, and the exit status passed through.
     let out = f.minirunc(&[
         "exec",
@@ -563,7 +623,7 @@ fn privileged_exec_joins_the_running_container() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "runc\nsleep 30 \nfrom-config\n0\n"
+        "runc\nsh -c echo ready; read line \nfrom-config\n0\n"
     );
     let out = f.ok(&[
         "exec",
@@ -584,28 +644,35 @@ fn privileged_exec_joins_the_running_container() {
         f.ok(&["exec", &id, "grep", "Seccomp:", "/proc/self/status"]),
         "Seccomp:\t2\n"
     );
-    // Detached: it lives on in the container's cgroup, where `ps` finds it.
+    // Detached: it lives on in the container's cgroup, where `ps` finds it
+    // (and so tells that the PID is still that process). It says when it
+    // runs, and would wait for its input for ever.
     let pid_file = f.dir.path().join("exec.pid");
-    f.ok(&[
+    let (detached_input, mut detached) = f.minirunc_with_pipes(&[
         "exec",
         "-d",
         "--pid-file",
         pid_file.to_str().unwrap(),
         &id,
-        "sleep",
-        "29",
+        "sh",
+        "-c",
+        "echo detached; read line",
     ]);
     let pid = fs::read_to_string(&pid_file).unwrap();
+    let exec_d = common::pidfd(pid.trim().parse().unwrap());
+    assert_eq!(detached.next(), "detached\n");
     let ps = f.ok(&["ps", &id]);
-    assert!(ps.contains("sleep 29") && ps.contains(pid.trim()), "{ps}");
+    assert!(
+        ps.contains("echo detached; read line") && ps.contains(pid.trim()),
+        "{ps}"
+    );
     let out = f.minirunc(&["exec", &id, "no-such-command"]);
     assert_eq!(out.status.code(), Some(127));
     f.ok(&["delete", "--force", &id]);
     f.assert_nothing_left(&id);
-    assert!(
-        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
-        "the exec'd process outlived its container"
-    );
+    // Its input still open: only the container's end could end it.
+    wait_exit(&exec_d, "the exec'd process outlived its container: it");
+    drop(detached_input);
     assert_eq!(
         f.err(&["exec", &id, "true"]),
         "minirunc: container does not exist"
@@ -614,46 +681,50 @@ fn privileged_exec_joins_the_running_container() {
 
 #[test]
 fn privileged_pause_freezes_and_resume_thaws() {
-    // A counter the container bumps every 20 ms, in a file we can read.
-    let f = Fixture::new(&[
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.02; done",
-    ]);
-    f.edit(|config| config["root"]["readonly"] = false.into());
-    let count_file = f.bundle().join("rootfs/count");
-    let count = || -> u64 {
-        fs::read_to_string(&count_file)
-            .unwrap_or_default()
-            .trim()
-            .parse()
-            .unwrap_or(0)
-    };
-    let pause = || std::thread::sleep(std::time::Duration::from_millis(300));
+    // An echo: each line written to its stdin comes back.
+    let f = Fixture::new(&["sh", "-c", "while read line; do echo \"got $line\"; done"]);
     let id = format!("pause-{}", std::process::id());
-    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    let (mut input, mut output) =
+        f.minirunc_with_pipes(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
     assert_eq!(f.err(&["pause", &id]), "minirunc: container not running");
     f.ok(&["start", &id]);
-    pause();
+    writeln!(input, "1").unwrap();
+    assert_eq!(output.next(), "got 1\n");
+    // pause returns once the kernel has frozen every task (the freezer
+    // says FROZEN), the shell blocked in read(2) on its stdin or about to
+    // be. The line written now would wake it; frozen, it takes none of it.
     f.ok(&["pause", &id]);
+    writeln!(input, "2").unwrap();
     assert_eq!(f.status(&id), "paused");
     assert_eq!(f.err(&["pause", &id]), "minirunc: container not running");
     assert_eq!(
         f.err(&["exec", &id, "true"]),
         "minirunc: cannot exec in a paused container: minirunc resume it first"
     );
-    let frozen_at = count();
-    pause();
-    assert_eq!(count(), frozen_at, "a paused container ran");
+    assert_eq!(
+        unread(&input),
+        2,
+        "a paused container ran: it read its input"
+    );
+    assert!(output.nothing_yet(), "a paused container ran: it answered");
     f.ok(&["resume", &id]);
     assert_eq!(f.status(&id), "running");
     assert_eq!(f.err(&["resume", &id]), "minirunc: container not paused");
-    pause();
-    assert!(count() > frozen_at, "a resumed container did not run");
+    // Resumed, it goes on where it stopped: the line is read and answered.
+    assert_eq!(output.next(), "got 2\n", "a resumed container did not run");
     // A paused container can be deleted: kill_all thaws to deliver SIGKILL.
     f.ok(&["pause", &id]);
     f.ok(&["delete", "--force", &id]);
     f.assert_nothing_left(&id);
+}
+
+/// How many bytes wait in the pipe `input` writes to, unread (FIONREAD).
+fn unread(input: &ChildStdin) -> i32 {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, the pipe's unread byte count.
+    let done = unsafe { libc::ioctl(input.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+    assert_eq!(done, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    bytes
 }
 
 #[test]
@@ -915,22 +986,13 @@ fn privileged_signals_home_swap_ptmx_and_repeated_terminals_as_runc_does() {
         ]);
     });
     let id = format!("dockerish-{}", std::process::id());
-    f.ok(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
-    f.ok(&["start", &id]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let out_file = f.dir.path().join("minirunc.out");
     // The container writes to the stdout it inherited from create.
-    let mut seen = String::new();
-    while seen.lines().count() < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the container said: {seen}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        seen = fs::read_to_string(&out_file).unwrap_or_default();
-    }
+    let (_input, mut output) =
+        f.minirunc_with_pipes(&["create", "--bundle", f.bundle().to_str().unwrap(), &id]);
+    f.ok(&["start", &id]);
+    let seen: Vec<String> = (0..4).map(|_| output.next()).collect();
     assert_eq!(
-        seen.lines().collect::<Vec<_>>(),
+        seen.iter().map(|l| l.trim_end()).collect::<Vec<_>>(),
         [
             "SigBlk: 0000000000000000",
             "SigIgn: 0000000000000000",
@@ -954,10 +1016,10 @@ fn privileged_signals_home_swap_ptmx_and_repeated_terminals_as_runc_does() {
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("/dev/pts/"));
     }
     // --all after the init is gone is not an error (containerd sends it).
+    let init = f.init(&id);
     f.ok(&["kill", &id, "KILL"]);
-    while f.status(&id) != "stopped" {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_exit(&init, "the init, SIGKILLed,");
+    assert_eq!(f.status(&id), "stopped");
     f.ok(&["kill", "--all", &id, "KILL"]);
     f.ok(&["delete", &id]);
     f.assert_nothing_left(&id);

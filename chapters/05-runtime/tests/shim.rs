@@ -6,11 +6,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config};
+use common::{HANG, Lines, MINIRUNC, SpecBy, busybox_bundle, delete_all, edit_config, wait_exit};
+use namespaces::pidfd::PidFd;
 
 const MINISHIM: &str = env!("CARGO_BIN_EXE_minishim");
 
@@ -55,6 +55,14 @@ impl Fixture {
             .unwrap()
     }
 
+    /// A fifo at `/go` in the container's root: `read line < /go` waits
+    /// there until the test says [`Go::go`].
+    fn go(&self) -> Go {
+        let path = self.dir.path().join("bundle/rootfs/go");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        Go(path, None)
+    }
+
     fn shim_dir(&self, id: &str) -> PathBuf {
         self.exec_root().join(&id[..id.len().min(12)])
     }
@@ -76,6 +84,75 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         delete_all(&self.dir.path().join("r"));
+    }
+}
+
+/// The fifo of [`Fixture::go`].
+struct Go(PathBuf, Option<fs::File>);
+
+impl Go {
+    /// A line for the container's `read`. Opened for reading and writing, so
+    /// that the open does not wait for the container to be at its read; and
+    /// held open until dropped: a fifo's bytes go when its last descriptor
+    /// closes.
+    fn go(&mut self) {
+        let mut fifo = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.0)
+            .unwrap();
+        fifo.write_all(b"go\n").unwrap();
+        self.1 = Some(fifo);
+    }
+}
+
+/// A `wait` on a connection of its own, and the shim's pidfd: the answer
+/// comes once the container has exited and the status is final, then the
+/// shim exits. Made before what ends the container (a start, a signal):
+/// once gone, a shim takes no request.
+struct Waiter {
+    connection: BufReader<UnixStream>,
+    shim: PidFd,
+    socket: PathBuf,
+}
+
+impl Waiter {
+    fn new(socket: &Path) -> Waiter {
+        let mut stream = UnixStream::connect(socket).unwrap();
+        // The peer of a connection to a listening socket is whoever listens
+        // (SO_PEERCRED): the shim. Its pidfd is opened before the request,
+        // and the answer says the shim was alive then: the PID was its own.
+        let credentials =
+            nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+                .unwrap();
+        let shim = common::pidfd(credentials.pid());
+        stream.write_all(b"{\"op\":\"wait\"}\n").unwrap();
+        Waiter {
+            connection: BufReader::new(stream),
+            shim,
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    /// The status once the shim has gone: the wait's answer, the same as
+    /// the status file it left; the shim exited, its socket went with it.
+    fn gone(mut self) -> serde_json::Value {
+        assert!(
+            common::readable(self.connection.get_ref(), HANG),
+            "the wait was not answered within {HANG:?}"
+        );
+        let mut line = String::new();
+        self.connection.read_line(&mut line).unwrap();
+        let answer: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(answer["ok"], true, "{answer}");
+        wait_exit(&self.shim, "the shim");
+        assert!(!self.socket.exists(), "the shim left its socket");
+        let status: serde_json::Value =
+            serde_json::from_slice(&fs::read(self.socket.with_file_name("status.json")).unwrap())
+                .unwrap();
+        assert_eq!(answer["status"], status, "the wait said otherwise");
+        status
     }
 }
 
@@ -105,14 +182,18 @@ fn privileged_create_start_wait_log_and_status() {
     assert!(f.log(&id).is_empty());
     let status = ask(&socket, r#"{"op":"status"}"#);
     assert_eq!(status["status"]["status"], "created");
+    // Waiting before the start, as Docker does: the container may be gone
+    // as soon as it has started.
+    let waiter = Waiter::new(&socket);
     assert_eq!(
         ask(&socket, r#"{"op":"start"}"#),
         serde_json::json!({"ok": true})
     );
-    let waited = ask(&socket, r#"{"op":"wait"}"#);
-    assert_eq!(waited["status"]["exit_code"], 3, "{waited}");
-    assert_eq!(waited["status"]["status"], "exited");
-    assert_eq!(waited["status"]["oom_killed"], false);
+    // The shim is gone, its socket too; the status stays.
+    let waited = waiter.gone();
+    assert_eq!(waited["exit_code"], 3, "{waited}");
+    assert_eq!(waited["status"], "exited");
+    assert_eq!(waited["oom_killed"], false);
     // The log: Docker's json-file lines.
     let log = f.log(&id);
     let mut seen: Vec<(String, String)> = log
@@ -133,13 +214,7 @@ fn privileged_create_start_wait_log_and_status() {
             ("stdout".into(), "out\n".into())
         ]
     );
-    // The shim is gone, its socket too; the status stays, the runtime's
-    // state was deleted.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while socket.exists() {
-        assert!(Instant::now() < deadline, "the shim did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The runtime's state was deleted.
     let status = f.status(&id);
     assert_eq!(status["exit_code"], 3);
     assert!(status["finished_at"].as_str().is_some());
@@ -187,6 +262,7 @@ fn privileged_attach_streams_in_frames_and_feeds_stdin() {
     // Input before the start waits in the pipe.
     attach.write_all(b"hello\n").unwrap();
     attach.shutdown(std::net::Shutdown::Write).unwrap();
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     let mut frames = Vec::new();
     reader.read_to_end(&mut frames).unwrap();
@@ -204,54 +280,71 @@ fn privileged_attach_streams_in_frames_and_feeds_stdin() {
     // kept (nor is it by Docker).
     streams.sort();
     assert_eq!(streams, [(1, "got hello\n".into()), (2, "done\n".into())]);
-    let waited = ask_until_gone(&socket);
-    assert_eq!(waited["exit_code"], 0);
-}
-
-/// The status once the shim has exited.
-fn ask_until_gone(socket: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while socket.exists() {
-        assert!(Instant::now() < deadline, "the shim did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    serde_json::from_slice(&fs::read(socket.with_file_name("status.json")).unwrap()).unwrap()
+    assert_eq!(waiter.gone()["exit_code"], 0);
 }
 
 #[test]
 fn privileged_the_container_outlives_whoever_started_the_shim() {
-    let f = Fixture::new(&[
-        "sh",
-        "-c",
-        "for i in 1 2 3 4 5 6 7 8 9 10; do echo tick $i; sleep 0.1; done",
-    ]);
+    // One line, then it waits to be told, then one more.
+    let f = Fixture::new(&["sh", "-c", "echo before; read line < /go; echo after"]);
+    let mut go = f.go();
     let id = format!("orphan-{}", std::process::id());
-    // The "engine": a shell that starts the shim, then is SIGKILLed.
+    // The "engine": a shell that starts the shim, then is SIGKILLed. The
+    // shim's first process prints the socket once the shim serves it.
     let command = format!(
-        "'{MINISHIM}' --bundle '{}' --id {id} --exec-root '{}' --runtime '{MINIRUNC}' --runtime-root '{}' >/dev/null && sleep 30",
+        "'{MINISHIM}' --bundle '{}' --id {id} --exec-root '{}' --runtime '{MINIRUNC}' --runtime-root '{}' && exec sleep 30",
         f.dir.path().join("bundle").display(),
         f.exec_root().display(),
         f.dir.path().join("r").display()
     );
-    let mut engine = Command::new("sh").args(["-c", &command]).spawn().unwrap();
-    let socket = f.shim_dir(&id).join("ctl.sock");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the shim did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut engine = Command::new("sh")
+        .args(["-c", &command])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let socket = PathBuf::from(Lines::new(engine.stdout.take().unwrap()).next().trim_end());
+    assert_eq!(socket, f.shim_dir(&id).join("ctl.sock"));
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     engine.kill().unwrap();
     engine.wait().unwrap();
-    // The log keeps growing without the engine, and the exit is recorded.
-    std::thread::sleep(Duration::from_millis(300));
-    let early = f.log(&id).len();
-    assert!(early > 0, "nothing logged");
-    let status = ask_until_gone(&socket);
+    // The engine dead, the container goes on, the shim logs what it says
+    // from now on and records the exit.
+    go.go();
+    let status = waiter.gone();
     assert_eq!(status["exit_code"], 0);
-    let log = f.log(&id);
-    assert!(log.len() > early, "the log stopped growing");
-    assert_eq!(log.last().unwrap()["log"], "tick 10\n");
+    let log: Vec<String> = f
+        .log(&id)
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(log, ["before\n", "after\n"]);
+}
+
+/// A connection that sent `request` (an attach) and got `{"ok":true,…}`.
+fn attach(socket: &Path, request: &str) -> UnixStream {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    // Byte by byte: what follows the answer line is the container's.
+    while !answer.ends_with(b"\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    stream
+}
+
+/// One frame: its stream and its bytes.
+fn read_frame(reader: &mut impl Read) -> (u8, Vec<u8>) {
+    let mut header = [0u8; 8];
+    reader.read_exact(&mut header).unwrap();
+    let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let mut bytes = vec![0u8; len];
+    reader.read_exact(&mut bytes).unwrap();
+    (header[0], bytes)
 }
 
 /// Reads frames until the exit frame: (stream, text) pairs and the status.
@@ -326,8 +419,9 @@ fn privileged_exec_runs_a_process_with_its_own_streams() {
             .any(|(s, t)| *s == 2 && t.contains("no-such-command")),
         "{frames:?}"
     );
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"signal","signal":9}"#)["ok"], true);
-    let status = ask_until_gone(&socket);
+    let status = waiter.gone();
     assert_eq!(
         (status["exit_code"].clone(), status["signal"].clone()),
         (137.into(), "SIGKILL".into())
@@ -336,11 +430,12 @@ fn privileged_exec_runs_a_process_with_its_own_streams() {
 
 #[test]
 fn privileged_garbage_on_the_control_socket_gets_an_error_line() {
-    // PID 1 of a PID namespace gets only the signals it handles.
+    // PID 1 of a PID namespace gets only the signals it handles: it says
+    // when its handler is there.
     let f = Fixture::new(&[
         "sh",
         "-c",
-        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 0' TERM; echo trapped; while true; do sleep 0.1; done",
     ]);
     let id = format!("garbage-{}", std::process::id());
     assert!(f.spawn(&id, &[]).status.success());
@@ -360,9 +455,20 @@ fn privileged_garbage_on_the_control_socket_gets_an_error_line() {
         "no terminal: the shim was started without --tty"
     );
     // The shim goes on: the container can still be started and stopped.
+    let mut attached = attach(&socket, r#"{"op":"attach","stdout":true}"#);
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    // `start` returns before the container's execve: SIGTERM before the
+    // trap would be dropped.
+    let mut said = Vec::new();
+    while !said.ends_with(b"trapped\n") {
+        let (stream, bytes) = read_frame(&mut attached);
+        assert_eq!(stream, 1);
+        said.extend_from_slice(&bytes);
+    }
+    drop(attached);
     assert_eq!(ask(&socket, r#"{"op":"signal","signal":15}"#)["ok"], true);
-    let status = ask_until_gone(&socket);
+    let status = waiter.gone();
     assert_eq!(
         (status["exit_code"].clone(), status["signal"].clone()),
         (0.into(), serde_json::Value::Null)
@@ -389,8 +495,9 @@ fn privileged_runc_works_under_the_shim_too() {
         String::from_utf8_lossy(&out.stderr)
     );
     let socket = f.shim_dir(&id).join("ctl.sock");
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
-    assert_eq!(ask_until_gone(&socket)["exit_code"], 6);
+    assert_eq!(waiter.gone()["exit_code"], 6);
     assert_eq!(f.log(&id)[0]["log"], "from runc\n");
     // runc deleted its container: nothing in its root.
     let left = fs::read_dir(f.dir.path().join("runc")).map_or(0, |d| d.count());
@@ -431,16 +538,27 @@ fn privileged_an_engine_finds_live_shims_and_a_killed_shim_leaves_the_container(
         .unwrap()
         .parse()
         .unwrap();
+    // Its pidfd, then the init's parent again: still the shim, so the PID
+    // was its own.
+    let shim_exit = common::pidfd(shim);
+    assert!(
+        fs::read_to_string(format!("/proc/{init}/stat"))
+            .unwrap()
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            == Some(shim.to_string().as_str()),
+        "the init's parent is no longer {shim}"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(shim),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{shim}")).exists() {
-        assert!(Instant::now() < deadline, "the shim did not die");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Exited: its descriptors, the listening socket's too, are closed.
+    wait_exit(&shim_exit, "the shim, SIGKILLed,");
     assert!(
         UnixStream::connect(&socket).is_err(),
         "a dead shim's socket answered"
@@ -472,12 +590,14 @@ fn privileged_an_engine_finds_live_shims_and_a_killed_shim_leaves_the_container(
 
 #[test]
 fn privileged_a_full_disk_loses_output_not_the_container() {
-    // 200 lines of 1000 bytes, a pause, one more line, then success.
+    // 200 lines of 1000 bytes, one to say so; then it waits to be told,
+    // and one more line, then success.
     let f = Fixture::new(&[
         "sh",
         "-c",
-        "i=0; while [ $i -lt 200 ]; do head -c 999 /dev/zero | tr '\\0' x; echo; i=$((i+1)); done; sleep 1; echo after",
+        "i=0; while [ $i -lt 200 ]; do head -c 999 /dev/zero | tr '\\0' x; echo; i=$((i+1)); done; echo filled; read line < /go; echo after",
     ]);
+    let mut go = f.go();
     let logs = f.dir.path().join("logs");
     fs::create_dir(&logs).unwrap();
     nix::mount::mount(
@@ -507,11 +627,23 @@ fn privileged_a_full_disk_loses_output_not_the_container() {
         String::from_utf8_lossy(&out.stderr)
     );
     let socket = f.shim_dir(&id).join("ctl.sock");
+    // Attached before the start: each piece of output comes to us after the
+    // shim has written it to the log, or failed to.
+    let mut attach = BufReader::new(attach(&socket, "{\"op\":\"attach\",\"stdout\":true}"));
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
-    // The disk fills; then space comes back while the container sleeps.
-    std::thread::sleep(Duration::from_millis(600));
+    // The disk fills: 200 kB of lines into 64 kB. "filled" here, every line
+    // has been tried; then space comes back while the container waits.
+    let mut stdout = Vec::new();
+    while !stdout.ends_with(b"filled\n") {
+        let (stream, bytes) = read_frame(&mut attach);
+        assert_eq!(stream, 1);
+        stdout.extend_from_slice(&bytes);
+    }
+    drop(attach);
     fs::write(&log, "").unwrap();
-    let status = ask_until_gone(&socket);
+    go.go();
+    let status = waiter.gone();
     assert_eq!(status["exit_code"], 0, "the container did not survive");
     let text = fs::read_to_string(&log).unwrap();
     let entries: Vec<serde_json::Value> = text
@@ -530,7 +662,9 @@ fn privileged_a_full_disk_loses_output_not_the_container() {
 
 #[test]
 fn privileged_a_terminal_is_attached_raw_and_resized() {
-    let f = Fixture::new(&["sh", "-c", "sleep 0.5; stty size; tty"]);
+    // It looks once told: after the resize.
+    let f = Fixture::new(&["sh", "-c", "read line < /go; stty size; tty"]);
+    let mut go = f.go();
     f.edit(|config| config["process"]["terminal"] = true.into());
     let id = format!("shimtty-{}", std::process::id());
     let out = f.spawn(&id, &["--tty"]);
@@ -548,16 +682,19 @@ fn privileged_a_terminal_is_attached_raw_and_resized() {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "{\"ok\":true,\"tty\":true}\n");
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     assert_eq!(
         ask(&socket, r#"{"op":"resize","height":30,"width":100}"#),
         serde_json::json!({"ok": true})
     );
-    // Raw bytes, no frames: the terminal's own "\r\n".
+    go.go();
+    // Raw bytes, no frames: the terminal's own "\r\n". The end comes when
+    // the shim exits.
     let mut text = String::new();
     let _ = reader.read_to_string(&mut text);
     assert!(text.starts_with("30 100\r\n/dev/pts/0\r\n"), "{text:?}");
-    assert_eq!(ask_until_gone(&socket)["exit_code"], 0);
+    assert_eq!(waiter.gone()["exit_code"], 0);
     assert!(f.log(&id).iter().any(|e| e["log"] == "30 100\r\n"));
 }
 
@@ -571,8 +708,9 @@ fn privileged_an_oom_kill_is_recorded() {
     let id = format!("shimoom-{}", std::process::id());
     assert!(f.spawn(&id, &[]).status.success());
     let socket = f.shim_dir(&id).join("ctl.sock");
+    let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
-    let status = ask_until_gone(&socket);
+    let status = waiter.gone();
     assert_eq!(status["oom_killed"], true, "{status}");
 }
 
@@ -596,4 +734,138 @@ fn privileged_a_socket_path_too_long_is_reported_by_the_first_process() {
         "{stderr}"
     );
     assert!(!deep.join("deep").exists());
+}
+
+#[test]
+fn privileged_a_client_that_stops_reading_holds_up_nobody() {
+    // 8 MiB without a newline (the log cuts it into 16 KiB lines), then
+    // a last line: far more than a socket buffer and a client's queue.
+    const SIZE: usize = 8 << 20;
+    let script = format!("read line < /go; head -c {SIZE} /dev/zero | tr '\\0' x; echo; echo done");
+    let f = Fixture::new(&["sh", "-c", &script]);
+    let mut go = f.go();
+    let id = format!("shimslow-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    // One client never reads; another reads everything.
+    let stalled = attach(&socket, r#"{"op":"attach","stdout":true}"#);
+    let mut reading = attach(&socket, r#"{"op":"attach","stdout":true}"#);
+    let reader = std::thread::spawn(move || {
+        let mut got = 0usize;
+        let mut last = Vec::new();
+        loop {
+            let mut header = [0u8; 8];
+            if reading.read_exact(&mut header).is_err() {
+                return (got, last); // the end of the stream
+            }
+            let (stream, bytes) = read_frame(&mut (&header[..]).chain(&mut reading));
+            assert_eq!(stream, 1);
+            got += bytes.len();
+            last = bytes;
+        }
+    });
+    let waiter = Waiter::new(&socket);
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    go.go();
+    // The container ends, its status is written and its log is whole,
+    // although one client took nothing.
+    assert_eq!(waiter.gone()["exit_code"], 0);
+    let log = f.log(&id);
+    let logged: usize = log.iter().map(|e| e["log"].as_str().unwrap().len()).sum();
+    assert_eq!(logged, SIZE + "\n".len() + "done\n".len());
+    assert_eq!(log.last().unwrap()["log"], "done\n");
+    // The reader got all of it, the stalled client was cut off.
+    let (got, last) = reader.join().unwrap();
+    assert_eq!(got, SIZE + "\ndone\n".len());
+    assert!(String::from_utf8_lossy(&last).ends_with("done\n"));
+    let mut left = Vec::new();
+    let _ = (&stalled).read_to_end(&mut left);
+    assert!(left.len() < SIZE, "the stalled client was not cut off");
+}
+
+#[test]
+fn privileged_an_exec_terminal_is_resized_by_its_id() {
+    let f = Fixture::new(&["sleep", "30"]);
+    let mut go = f.go();
+    let id = format!("shimexect-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let socket = f.shim_dir(&id).join("ctl.sock");
+    assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
+    let process = serde_json::json!({
+        "args": ["sh", "-c", "read line < /go; stty size"], "terminal": true, "cwd": "/",
+        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "user": {"uid": 0, "gid": 0}
+    });
+    let mut stream = UnixStream::connect(&socket).unwrap();
+    let request = serde_json::json!({"op": "exec", "id": "e1", "process": process});
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "{\"ok\":true}\n");
+    // Its terminal is known by then: resized, the process goes on.
+    let resize = r#"{"op":"resize","height":30,"width":100,"exec":"e1"}"#;
+    assert_eq!(ask(&socket, resize), serde_json::json!({"ok": true}));
+    let unknown = ask(
+        &socket,
+        r#"{"op":"resize","height":1,"width":1,"exec":"e2"}"#,
+    );
+    assert!(
+        unknown["error"].as_str().unwrap().contains("e2"),
+        "{unknown}"
+    );
+    go.go();
+    let mut text = Vec::new();
+    let code = loop {
+        let (stream, bytes) = read_frame(&mut reader);
+        if stream == 4 {
+            break String::from_utf8_lossy(&bytes).parse::<i32>().unwrap();
+        }
+        text.extend(bytes);
+    };
+    assert_eq!(code, 0);
+    assert_eq!(String::from_utf8_lossy(&text), "30 100\r\n");
+    let waiter = Waiter::new(&socket);
+    assert_eq!(ask(&socket, r#"{"op":"signal","signal":9}"#)["ok"], true);
+    waiter.gone();
+}
+
+#[test]
+fn privileged_the_client_answers_for_a_shim_that_has_gone() {
+    use runtime::shim::client::{Attached, ShimClient};
+    let f = Fixture::new(&["sh", "-c", "echo hi; exit 5"]);
+    let id = format!("shimgone-{}", std::process::id());
+    let out = f.spawn(&id, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client = ShimClient::new(&f.exec_root(), &id);
+    assert_eq!(client.status().unwrap().status, "created");
+    let waiter = Waiter::new(&f.shim_dir(&id).join("ctl.sock"));
+    client.start().unwrap();
+    waiter.gone();
+    // Gone: the answers come from the status file it left.
+    let status = client.wait().unwrap();
+    assert_eq!(
+        (status.status.as_str(), status.exit_code),
+        ("exited", Some(5))
+    );
+    assert_eq!(client.status().unwrap(), status);
+    match client.attach(false, true, true, false).unwrap() {
+        Attached::Exited(exited) => assert_eq!(exited, status),
+        Attached::Live { .. } => panic!("a live attach to a shim that has gone"),
+    }
+    let error = client.signal(9).unwrap_err().to_string();
+    assert!(error.contains("has exited"), "{error}");
 }

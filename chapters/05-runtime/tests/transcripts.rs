@@ -286,12 +286,27 @@ impl Session {
         out
     }
 
-    /// Waits (hidden, up to 10 s) until the shell condition `condition` holds.
+    /// Waits (hidden) until the shell condition `condition` holds: for a
+    /// state of the kernel or of a file that no event the shell can wait on
+    /// announces. Up to 30 s: a guard against a hang, not a time it takes.
+    /// The condition is judged once each time: one that held may not hold
+    /// when asked again (a file the container rewrites is empty a moment).
     fn wait_until(&mut self, condition: &str) {
         let (out, status) = self.execute(&format!(
-            "for _ in $(seq 100); do {condition} && break; sleep 0.1; done; {condition}"
+            "held=no; for _ in $(seq 300); do if {condition}; then held=yes; break; fi; sleep 0.1; done; [ $held = yes ]"
         ));
         assert_eq!(status, 0, "never happened: {condition}\n{out}");
+    }
+
+    /// Waits (hidden) until process `pid` (a shell word) runs `command`:
+    /// `start` and `exec --detach` return before the process's execve, and
+    /// another process's execve is announced to no one a shell could ask
+    /// (the netlink proc connector is not for shells); its command line
+    /// changes.
+    fn wait_for_exec(&mut self, pid: &str, command: &str) {
+        self.wait_until(&format!(
+            "[ \"$(tr '\\0' ' ' < /proc/{pid}/cmdline)\" = '{command} ' ]"
+        ));
     }
 
     /// Runs `command` (hidden) and shows every PID it prints as `<pid>`.
@@ -584,9 +599,13 @@ fn privileged_transcript_create_start() {
         saved.contains("\"cgroup_path\": \"/minidocker-transcript-"),
         "{saved}"
     );
-    s.name_pids("cat web.pid");
+    let pid = s.name_pids("cat web.pid")[0].parse().unwrap();
+    // Opened before `ps` below shows this PID waiting at the fifo: the PID
+    // was the init's.
+    let init = common::pidfd(pid);
     s.ok("pid=$(cat web.pid)");
-    // Between "ready" and the fifo's open(2) the init runs for a moment.
+    // Between "ready" and the fifo's open(2) the init runs for a moment;
+    // that it sleeps there is the kernel's state, announced by no event.
     s.wait_until("[ \"$(cat /proc/$pid/wchan)\" = wait_for_partner ]");
     let waiting = s.ok("ps -ww -o pid,ppid,stat,wchan:20,args -p $pid");
     assert!(
@@ -594,6 +613,7 @@ fn privileged_transcript_create_start() {
         "not yet execve'd: {waiting}"
     );
     s.ok("minirunc start web");
+    s.wait_for_exec("$pid", "sleep 1000");
     assert_eq!(s.ok(&format!("ls -F {state}/web")), "state.json\n");
     assert!(s.ok("minirunc state web | grep status").contains("running"));
     let running = s.ok("ps -o pid,ppid,stat,args -p $pid");
@@ -607,7 +627,12 @@ fn privileged_transcript_create_start() {
     );
     // sleep is PID 1 and has no handler: SIGTERM is dropped (chapter 03).
     s.ok("minirunc kill web");
-    s.hidden("sleep 0.5");
+    // The kernel drops a signal PID 1 has no handler for as it is sent:
+    // kill(2) returned and nothing is pending.
+    assert_eq!(
+        s.hidden("grep -E '^(SigPnd|ShdPnd):' /proc/$pid/status"),
+        "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
+    );
     assert!(s.ok("minirunc state web | grep status").contains("running"));
     let refused = s.fails("minirunc delete web", 1);
     assert!(
@@ -615,7 +640,7 @@ fn privileged_transcript_create_start() {
         "{refused}"
     );
     s.ok("minirunc kill web KILL");
-    s.wait_until("minirunc state web | grep -q stopped");
+    common::wait_exit(&init, "the init, SIGKILLed,");
     let listed = s.ok("minirunc list");
     assert!(listed.contains(" stopped "), "{listed}");
     s.ok("minirunc delete web");
@@ -759,6 +784,7 @@ fn privileged_transcript_exec() {
     s.with_bundle();
     s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
     s.ok("minirunc create --bundle bundle web && minirunc start web");
+    s.wait_for_exec("$(minirunc state web | jq .pid)", "sleep 1000");
     assert_eq!(s.ok("minirunc exec web hostname"), "box\n");
     // PID 2 was hostname: the namespace numbers its processes in order.
     let ps = s.ok("minirunc exec web ps -o pid,ppid,comm");
@@ -773,6 +799,7 @@ fn privileged_transcript_exec() {
         "{ps}"
     );
     s.ok("minirunc exec --detach --pid-file \"$PWD/exec.pid\" web sleep 999");
+    s.wait_for_exec("$(cat exec.pid)", "sleep 999");
     let pid = s.hidden("cat exec.pid");
     s.name_pids(&format!(
         "echo {} $(minirunc state web | jq .pid)",
@@ -824,9 +851,10 @@ fn privileged_transcript_pause_resume_update() {
         "minirunc: container not running\n"
     );
     s.ok("minirunc start counter");
+    // The counter's file, which the container writes: `counting` reads it.
     s.wait_until("[ -s bundle/rootfs/count ]");
     s.ok(
-        r#"counting() { a=$(cat bundle/rootfs/count); sleep 0.5; b=$(cat bundle/rootfs/count); if [ "$a" = "$b" ]; then echo "stood still"; else echo counting; fi; }"#,
+        r#"counting() { a=$(cat bundle/rootfs/count); for _ in $(seq 10); do sleep 0.5; [ "$(cat bundle/rootfs/count)" != "$a" ] && { echo counting; return; }; done; echo "stood still"; }"#,
     );
     assert_eq!(s.ok("counting"), "counting\n");
     s.ok("minirunc pause counter");
@@ -955,6 +983,7 @@ fn privileged_transcript_break_signals() {
         "SigBlk:\t0000000000000000\nSigIgn:\t0000000000001001\n"
     );
     s.ok("minirunc start sig");
+    s.wait_for_exec("$pid", "sleep 1000");
     assert_eq!(
         s.ok("grep -E '^Sig(Blk|Ign)' /proc/$pid/status"),
         "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
@@ -1010,15 +1039,15 @@ fn privileged_transcript_dockerd() {
         "{out}"
     );
     s.ok(r#"docker run -d --name sleeper --runtime minirunc --network none busybox sh -c "trap 'exit 0' TERM; sleep 1000 & wait""#);
+    // Its init forks the sleep after `docker run -d` has returned.
+    s.wait_until("pgrep -x -P \"$(docker inspect -f '{{.State.Pid}}' sleeper)\" sleep >/dev/null");
     let ps = s.ok("docker exec sleeper ps");
     assert!(ps.contains("sleep 1000"), "{ps}");
     let top = s.ok("docker top sleeper -o pid,args");
     assert_eq!(top.lines().count(), 3, "{top}");
     // The same two PIDs, found without asking the runtime (which would
-    // add a call to the log): the init and its child.
-    s.name_pids(
-        "p=$(docker inspect -f '{{.State.Pid}}' sleeper); echo $p $(cat /proc/$p/task/$p/children)",
-    );
+    // add a call to the log): the init and its child, the sleep.
+    s.name_pids("p=$(docker inspect -f '{{.State.Pid}}' sleeper); echo $p $(pgrep -x -P $p sleep)");
     let tty = s.ok("docker exec -t sleeper tty | cat -A");
     assert_eq!(tty, "/dev/pts/0^M$\n");
     assert_eq!(
@@ -1102,6 +1131,35 @@ fn realign_ps_row(line: &str) -> String {
     format!("{} {rest}", numbers.join(" "))
 }
 
+/// A connection to the shim at `socket`, attached to the container's
+/// stdout (before the start: nothing is missed).
+fn shim_attach(socket: &Path) -> std::os::unix::net::UnixStream {
+    use std::io::Read;
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .write_all(b"{\"op\":\"attach\",\"stdout\":true}\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    assert_eq!(answer, b"{\"ok\":true,\"tty\":false}\n");
+    stream
+}
+
+/// The bytes of the next frame from an attached shim, a stdout frame.
+fn read_stdout_frame(stream: &mut impl std::io::Read) -> Vec<u8> {
+    let mut header = [0u8; 8];
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(header[0], 1, "not stdout: {header:?}");
+    let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let mut bytes = vec![0u8; len];
+    stream.read_exact(&mut bytes).unwrap();
+    bytes
+}
+
 /// The shim's command line in the sessions.
 fn shim_command(s: &Session) -> String {
     format!(
@@ -1124,12 +1182,21 @@ fn privileged_transcript_shim() {
     let status = s.ok("cat e/web/status.json");
     assert!(status.contains("\"status\": \"created\""), "{status}");
     assert_eq!(s.ok("cat e/web/web-json.log"), "");
+    // Attached (hidden) before the start: the container's output comes to
+    // us once the shim has logged it.
+    let mut attached = shim_attach(&s.scratch.path().join("e/web/ctl.sock"));
     assert_eq!(
         s.ok(r#"echo '{"op":"start"}' | socat - UNIX-CONNECT:e/web/ctl.sock"#),
         "{\"ok\":true}\n"
     );
-    s.wait_until("grep -q hello e/web/web-json.log");
-    s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    let mut said = Vec::new();
+    while !said.ends_with(b"hello from web\n") {
+        said.extend_from_slice(&read_stdout_frame(&mut attached));
+    }
+    drop(attached);
+    let pids = s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    // Opened before `ps` below shows the shim with this PID.
+    let shim = common::pidfd(pids[1].parse().unwrap());
     s.ok("pid=$(jq .pid e/web/status.json); shim=$(ps -o ppid= -p $pid)");
     let forest = s.ok("ps --forest -o pid,ppid,sid,comm -p $shim,$pid");
     assert!(
@@ -1142,8 +1209,11 @@ fn privileged_transcript_shim() {
     let log = s.ok("cat e/web/web-json.log");
     assert_eq!(log.lines().count(), 1, "{log}");
     s.ok(r#"echo '{"op":"wait"}' | socat -t 30 - UNIX-CONNECT:e/web/ctl.sock > waited.json &"#);
-    // The waiter connects before the signal: a reader types slower.
-    s.hidden("sleep 0.5");
+    // The waiter's request is in the shim's socket before the signal: a
+    // reader types slower. socat's 14 bytes written (/proc/PID/io), since
+    // nothing announces another program's write; the shim answers every
+    // request sent before it stops taking connections.
+    s.wait_until(r#"[ "$(awk '$1 == "wchar:" {print $2}' /proc/$!/io)" -ge 14 ]"#);
     assert_eq!(
         s.ok(r#"echo '{"op":"signal","signal":15}' | socat - UNIX-CONNECT:e/web/ctl.sock"#),
         "{\"ok\":true}\n"
@@ -1153,7 +1223,8 @@ fn privileged_transcript_shim() {
         waited.contains("\"status\": \"exited\"") && waited.contains("\"exit_code\": 3"),
         "{waited}"
     );
-    s.wait_until("! test -e e/web/ctl.sock");
+    // The waiter answered, the shim removes its socket and exits.
+    common::wait_exit(&shim, "the shim");
     let log = s.ok("cat e/web/web-json.log");
     assert!(log.contains("got TERM"), "{log}");
     s.ok("ls -F e/web");
@@ -1174,11 +1245,15 @@ fn privileged_transcript_shim_killed() {
     s.ok(r#"edit bundle/config.json '.process.args = ["sleep", "1000"]'"#);
     s.ok(&shim_command(&s));
     s.ok(r#"echo '{"op":"start"}' | socat - UNIX-CONNECT:e/web/ctl.sock"#);
-    s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    s.wait_for_exec("$(jq .pid e/web/status.json)", "sleep 1000");
+    let pids = s.name_pids("pid=$(jq .pid e/web/status.json); echo $pid $(ps -o ppid= -p $pid)");
+    // Opened before `ps` below shows the shim with this PID.
+    let shim = common::pidfd(pids[1].parse().unwrap());
     s.ok("pid=$(jq .pid e/web/status.json); shim=$(ps -o ppid= -p $pid)");
     s.ok("ps -o pid,ppid,comm -p $shim,$pid");
     s.ok("kill -KILL $shim");
-    s.wait_until("! kill -0 $shim 2>/dev/null");
+    // Exited: its orphan re-parented, its descriptors closed.
+    common::wait_exit(&shim, "the shim, SIGKILLed,");
     let orphan = s.ok("ps -o pid,ppid,comm -p $pid");
     assert!(orphan.contains("sleep"), "{orphan}");
     s.ok(&format!(

@@ -4,6 +4,8 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use namespaces::pidfd::PidFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -219,24 +221,16 @@ pub fn poll_until<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// A pidfd for the process `pid`: it becomes readable when the process
 /// exits, whoever its parent is.
-pub fn pidfd(pid: i32) -> OwnedFd {
-    // SAFETY: pidfd_open(2) with no flags; the new fd is owned at once.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    assert!(
-        fd >= 0,
-        "pidfd_open({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: fd was just returned by pidfd_open and nothing else owns it.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+pub fn pidfd(pid: i32) -> PidFd {
+    PidFd::open(pid).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
 }
 
 /// Waits until the process of `pidfd` has exited. It has left its cgroup
 /// by then: do_exit() calls cgroup_exit() before exit_notify(), which
 /// wakes the pidfd's pollers.
-pub fn wait_for_exit(pidfd: &OwnedFd, what: &str) {
+pub fn wait_for_exit(pidfd: &PidFd, what: &str) {
     assert!(
-        readable(pidfd, DEADLINE),
+        pidfd.wait_exit(DEADLINE).unwrap(),
         "{what} still runs after {DEADLINE:?}"
     );
 }

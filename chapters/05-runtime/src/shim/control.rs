@@ -19,8 +19,14 @@ pub enum Request {
     Wait,
     /// A signal to the container's init (`runtime kill ID SIGNAL`).
     Signal { signal: i32 },
-    /// The terminal's new size (with `--tty`).
-    Resize { height: u16, width: u16 },
+    /// A terminal's new size: the container's (with `--tty`), or that of
+    /// the exec named `exec` (one started with that `id` and a terminal).
+    Resize {
+        height: u16,
+        width: u16,
+        #[serde(default)]
+        exec: Option<String>,
+    },
     /// After `{"ok":true,"tty":…}`, the connection is the container's:
     /// what the client writes goes to its stdin (if `stdin`); its output
     /// comes back — raw with a terminal, otherwise in Docker's frames
@@ -32,8 +38,14 @@ pub enum Request {
     /// After `{"ok":true}` the connection carries it, in frames whatever
     /// the terminal: what the client writes is its stdin; stream 1 is its
     /// stdout (or its terminal), 2 its stderr, and a last frame of stream
-    /// [`EXIT_STREAM`] holds its exit status in decimal.
-    Exec { process: serde_json::Value },
+    /// 4 ([`api::stdcopy::StreamType::Exit`]) holds its exit status in
+    /// decimal.
+    /// `id` names the exec for a later `resize`.
+    Exec {
+        process: serde_json::Value,
+        #[serde(default)]
+        id: Option<String>,
+    },
     Attach {
         #[serde(default)]
         stdin: bool,
@@ -47,9 +59,6 @@ pub enum Request {
 }
 // ANCHOR_END: request
 
-/// The frame stream that carries an exec's exit status.
-pub const EXIT_STREAM: u8 = 4;
-
 /// Writes one answer line.
 pub fn answer(out: &mut impl Write, value: serde_json::Value) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(&value)?;
@@ -60,12 +69,6 @@ pub fn answer(out: &mut impl Write, value: serde_json::Value) -> std::io::Result
 /// `{"ok":false,"error":…}`.
 pub fn refuse(out: &mut impl Write, error: &str) -> std::io::Result<()> {
     answer(out, serde_json::json!({"ok": false, "error": error}))
-}
-
-/// Docker's stream frame header for `len` bytes of stream `stream`.
-pub fn frame_header(stream: u8, len: usize) -> [u8; 8] {
-    let size = (len as u32).to_be_bytes();
-    [stream, 0, 0, 0, size[0], size[1], size[2], size[3]]
 }
 
 #[cfg(test)]
@@ -91,6 +94,5 @@ mod tests {
         );
         assert!(parse(r#"{"op":"explode"}"#).is_err());
         assert!(parse("garbage").is_err());
-        assert_eq!(frame_header(2, 258), [2, 0, 0, 0, 0, 0, 1, 2]);
     }
 }

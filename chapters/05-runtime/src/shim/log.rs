@@ -84,7 +84,7 @@ impl JsonFileLog {
         let entry = Entry {
             log: &String::from_utf8_lossy(bytes),
             stream,
-            time: humantime::format_rfc3339_nanos(time).to_string(),
+            time: api::timefmt::rfc3339_nanos(time),
         };
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');

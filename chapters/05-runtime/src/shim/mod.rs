@@ -31,9 +31,15 @@
 //! `{"id","pid","status":"created|running|exited","exit_code","signal",
 //! "oom_killed","created_at","started_at","finished_at"}` (RFC 3339 times).
 //! When the container has exited, the shim has run `RUNTIME delete`,
-//! answered its waiters, removed its socket and exited, the status file
-//! stays for the engine to collect. An engine that restarts finds the live
-//! shims by listing EXEC_ROOT and connecting to each `ctl.sock`.
+//! answered its waiters (every request sent before it stopped taking
+//! connections, even one it had not read yet), removed its socket and
+//! exited, the status file stays for the engine to collect. An engine that
+//! restarts finds the live shims by listing EXEC_ROOT and connecting to
+//! each `ctl.sock`.
+//!
+//! **Attached clients** each get the output through a queue of their own:
+//! one that falls 2 MiB behind is cut off, and never holds up the
+//! container, its log or the other clients.
 //!
 //! **A killed shim.** The container lives on, adopted by PID 1; `ctl.sock`
 //! refuses connections and `status.json` still says `running`. Its output
@@ -41,25 +47,32 @@
 //! engine asks the runtime (`RUNTIME state ID`) and ends it with `RUNTIME
 //! delete --force ID`, which removes its cgroup too.
 
+pub mod client;
 pub mod control;
 pub mod log;
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
+use api::stdcopy::{StreamType, frame_header, write_frame};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use control::Request;
 use log::{JsonFileLog, LineSplitter};
+
+use namespaces::pidfd::PidFd;
 
 /// How the shim was started.
 #[derive(Clone, Debug)]
@@ -79,9 +92,14 @@ pub struct ShimOptions {
 impl ShimOptions {
     /// `EXEC_ROOT/SHORT`.
     pub fn dir(&self) -> PathBuf {
-        let short: String = self.id.chars().take(12).collect();
-        self.exec_root.join(short)
+        shim_dir(&self.exec_root, &self.id)
     }
+}
+
+/// Where the shim of container `id` keeps its files: `EXEC_ROOT/SHORT`,
+/// SHORT the first 12 characters of the ID.
+pub fn shim_dir(exec_root: &Path, id: &str) -> PathBuf {
+    exec_root.join(id.chars().take(12).collect::<String>())
 }
 
 // ANCHOR: status
@@ -103,7 +121,7 @@ pub struct ShimStatus {
 // ANCHOR_END: status
 
 fn now() -> String {
-    humantime::format_rfc3339_nanos(SystemTime::now()).to_string()
+    api::timefmt::rfc3339_nanos(SystemTime::now())
 }
 
 // ANCHOR: spawn
@@ -193,16 +211,90 @@ struct Shared {
     exited: Condvar,
     /// Where the output goes besides the log.
     subscribers: Mutex<Vec<Subscriber>>,
+    /// How many subscribers' writer threads are still writing.
+    writers: Mutex<usize>,
+    writer_ended: Condvar,
+    /// Set once the container's output has ended: a client that attaches
+    /// later gets its end at once.
+    output_ended: AtomicBool,
     /// The container's stdin (with `--stdin`), until closed.
     stdin: Mutex<Option<File>>,
+    /// The masters of running execs' terminals, by exec ID, for resize.
+    exec_terminals: Mutex<HashMap<String, File>>,
     /// The terminal's master (with `--tty`), for resize.
     master: Option<File>,
+    /// The connections being served, by number: the shim ends them when it
+    /// goes, after their requests are answered.
+    connections: Mutex<HashMap<u64, UnixStream>>,
+    /// Told each time a connection's handler is done.
+    connection_ended: Condvar,
+    /// Set when the shim stops taking connections.
+    closing: AtomicBool,
 }
 
+// ANCHOR: subscriber
+/// An attached client. Its own thread writes to it from a bounded queue,
+/// so a client that reads slowly, or not at all, holds up nobody else.
 struct Subscriber {
-    stream: UnixStream,
+    queue: mpsc::SyncSender<Arc<[u8]>>,
+    /// The client's connection, to cut it off (the writer then stops).
+    connection: UnixStream,
     stdout: bool,
     stderr: bool,
+}
+
+/// Chunks (of 32 KiB at most) a client may fall behind before it is cut
+/// off: 2 MiB.
+const SUBSCRIBER_QUEUE: usize = 64;
+// ANCHOR_END: subscriber
+
+impl Subscriber {
+    /// Starts the client's writer thread, counted in `shared.writers` so
+    /// that the exiting shim can let every writer finish what is queued.
+    fn start(
+        shared: &Arc<Shared>,
+        connection: &UnixStream,
+        stdout: bool,
+        stderr: bool,
+    ) -> std::io::Result<Subscriber> {
+        let (queue, chunks) = mpsc::sync_channel::<Arc<[u8]>>(SUBSCRIBER_QUEUE);
+        let mut out = connection.try_clone()?;
+        *shared.writers.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            for chunk in chunks {
+                if out.write_all(&chunk).is_err() {
+                    break; // the client went away, or was cut off
+                }
+            }
+            // Every sender gone: the output has ended, and the client
+            // reads its end.
+            let _ = out.shutdown(std::net::Shutdown::Write);
+            *shared.writers.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+            shared.writer_ended.notify_all();
+        });
+        Ok(Subscriber {
+            queue,
+            connection: connection.try_clone()?,
+            stdout,
+            stderr,
+        })
+    }
+
+    // ANCHOR: offer
+    /// Queues `chunk` for the client; false if the client is gone or was
+    /// too far behind (then it is cut off).
+    fn offer(&self, chunk: Arc<[u8]>) -> bool {
+        match self.queue.try_send(chunk) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(_)) => {
+                let _ = self.connection.shutdown(std::net::Shutdown::Both);
+                false
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        }
+    }
+    // ANCHOR_END: offer
 }
 
 impl Shared {
@@ -292,8 +384,15 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         status: Mutex::new(status.clone()),
         exited: Condvar::new(),
         subscribers: Mutex::new(Vec::new()),
+        writers: Mutex::new(0),
+        writer_ended: Condvar::new(),
+        output_ended: AtomicBool::new(false),
         stdin: Mutex::new(stdin),
         master: master.as_ref().map(|m| m.try_clone()).transpose()?,
+        exec_terminals: Mutex::new(HashMap::new()),
+        connections: Mutex::new(HashMap::new()),
+        connection_ended: Condvar::new(),
+        closing: AtomicBool::new(false),
     });
     shared.save(&status);
     let log_path = options
@@ -306,7 +405,7 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         options.log_max_files,
     )?));
     let mut copiers = Vec::new();
-    for (stream, source) in [(1u8, stdout), (2u8, stderr)] {
+    for (stream, source) in [(StreamType::Stdout, stdout), (StreamType::Stderr, stderr)] {
         if let Some(source) = source {
             let (shared, log) = (shared.clone(), log.clone());
             copiers.push(std::thread::spawn(move || {
@@ -314,10 +413,13 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
             }));
         }
     }
-    {
+    // A second descriptor of the listening socket: shutdown(2) through it
+    // ends the accepting thread's accept(2) (see `close_connections`).
+    let listening = listener.try_clone().context("dup of the control socket")?;
+    let acceptor = {
         let shared = shared.clone();
-        std::thread::spawn(move || accept_clients(&shared, &listener));
-    }
+        std::thread::spawn(move || accept_clients(&shared, &listener))
+    };
     // Closing the pipe lets the first process exit.
     if let Some(mut pipe) = report.take() {
         writeln!(pipe, "ok").context("reporting to the first process")?;
@@ -329,7 +431,8 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         match waitpid(init, None) {
             Ok(WaitStatus::Exited(_, code)) => break (code, None),
             Ok(WaitStatus::Signaled(_, signal, _)) => {
-                break (128 + signal as i32, Some(signal.as_str().to_string()));
+                let code = api::signal::exit_status_for(signal as i32) as i32;
+                break (code, Some(signal.as_str().to_string()));
             }
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("waitpid(init)"),
@@ -350,12 +453,80 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
     shared.save(&status);
     shared.exited.notify_all();
     drop(status);
+    finish_subscribers(&shared);
     // The waiters answer before we go; the socket goes, the status stays.
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    close_connections(&shared, &listening, acceptor);
     let _ = fs::remove_file(dir.join("ctl.sock"));
     Ok(())
 }
 // ANCHOR_END: serve
+
+/// The output has ended: every attached client gets what is queued for
+/// it, then its end of the stream. One that reads nothing for 10 s is cut
+/// off (a bound for a stalled client, not a wait for an event).
+fn finish_subscribers(shared: &Shared) {
+    let subscribers = {
+        let mut list = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        shared.output_ended.store(true, Ordering::SeqCst);
+        std::mem::take(&mut *list)
+    };
+    // Dropping the queues' senders ends each writer's loop after the last
+    // queued chunk.
+    let connections: Vec<UnixStream> = subscribers.into_iter().map(|s| s.connection).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut writing = shared.writers.lock().unwrap_or_else(|e| e.into_inner());
+    while *writing > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            for connection in &connections {
+                let _ = connection.shutdown(std::net::Shutdown::Both);
+            }
+            break;
+        }
+        writing = shared
+            .writer_ended
+            .wait_timeout(writing, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
+
+/// The waiters answer before the shim goes: no connection is taken any
+/// more, and every connection is served to the end of what its client sent.
+fn close_connections(
+    shared: &Shared,
+    listening: &UnixListener,
+    acceptor: std::thread::JoinHandle<()>,
+) {
+    shared.closing.store(true, Ordering::SeqCst);
+    // shutdown(SHUT_RD) on a listening Unix socket: connect(2) is refused
+    // from now on, and accept(2) hands over the connections already queued,
+    // then fails (EINVAL) instead of blocking: the accepting thread ends
+    // with every connection made before this point being served.
+    let _ = nix::sys::socket::shutdown(listening.as_raw_fd(), nix::sys::socket::Shutdown::Read);
+    let _ = acceptor.join();
+    let mut connections = shared.connections.lock().unwrap_or_else(|e| e.into_inner());
+    // The read side shut, a handler still reads what its client had sent
+    // (a `wait` is answered at once: the status is final), then the end of
+    // it; an attached client's input ends too.
+    for connection in connections.values() {
+        let _ = connection.shutdown(std::net::Shutdown::Read);
+    }
+    // A bound for a client that reads no answer (a handler stuck writing
+    // to it), not a wait for an answer: those come first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !connections.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        connections = shared
+            .connection_ended
+            .wait_timeout(connections, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}
 
 type Created = (Pid, Option<File>, Option<File>, Option<File>, Option<File>);
 
@@ -473,8 +644,8 @@ fn oom_killed(options: &ShimOptions) -> anyhow::Result<bool> {
 
 // ANCHOR: copy_output
 /// One output stream: to the log, and to every attached client.
-fn copy_output(shared: &Shared, log: &Mutex<JsonFileLog>, stream: u8, mut source: File) {
-    let name = if stream == 1 { "stdout" } else { "stderr" };
+fn copy_output(shared: &Shared, log: &Mutex<JsonFileLog>, stream: StreamType, mut source: File) {
+    let name = stream.name();
     let mut split = LineSplitter::default();
     let mut buffer = vec![0u8; 32 * 1024];
     loop {
@@ -493,22 +664,24 @@ fn copy_output(shared: &Shared, log: &Mutex<JsonFileLog>, stream: u8, mut source
                 log.write(name, &entry, time);
             }
         }
-        let tty = shared.options.tty;
+        // Framed once, queued for each client that wants this stream. A
+        // queue that is full belongs to a client that stopped reading: it
+        // is cut off, and the container and its log never wait for it.
+        let chunk: Arc<[u8]> = if shared.options.tty {
+            bytes.into()
+        } else {
+            // read ≤ 32 KiB: the buffer's size fits a frame's u32.
+            [&frame_header(stream, read as u32)[..], bytes]
+                .concat()
+                .into()
+        };
         let mut subscribers = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
-        // A client that went away is dropped; the others go on.
-        subscribers.retain_mut(|s| {
-            let wanted = if stream == 1 { s.stdout } else { s.stderr };
-            if !wanted {
-                return true;
-            }
-            let sent = if tty {
-                s.stream.write_all(bytes)
-            } else {
-                s.stream
-                    .write_all(&control::frame_header(stream, bytes.len()))
-                    .and_then(|()| s.stream.write_all(bytes))
+        subscribers.retain(|s| {
+            let wanted = match stream {
+                StreamType::Stdout => s.stdout,
+                _ => s.stderr,
             };
-            sent.is_ok()
+            !wanted || s.offer(chunk.clone())
         });
     }
     if let Some(rest) = split.finish() {
@@ -519,16 +692,42 @@ fn copy_output(shared: &Shared, log: &Mutex<JsonFileLog>, stream: u8, mut source
 // ANCHOR_END: copy_output
 
 fn accept_clients(shared: &Arc<Shared>, listener: &UnixListener) {
-    for connection in listener.incoming().flatten() {
+    let mut next = 0u64;
+    loop {
+        let connection = match listener.accept() {
+            Ok((connection, _)) => connection,
+            // Shut down (see `close_connections`): every queued connection
+            // has been taken.
+            Err(_) if shared.closing.load(Ordering::SeqCst) => return,
+            Err(_) => continue,
+        };
+        // Registered here, before the next accept: the closing shim waits
+        // for every connection this thread took.
+        let Ok(ours) = connection.try_clone() else {
+            continue;
+        };
+        let number = next;
+        next += 1;
+        shared
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(number, ours);
         let shared = shared.clone();
         std::thread::spawn(move || {
             let _ = handle_client(&shared, connection);
+            shared
+                .connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&number);
+            shared.connection_ended.notify_all();
         });
     }
 }
 
 // ANCHOR: handle_client
-fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()> {
+fn handle_client(shared: &Arc<Shared>, connection: UnixStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(connection.try_clone()?);
     let mut out = connection.try_clone()?;
     let mut line = String::new();
@@ -584,30 +783,34 @@ fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()>
                     Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
                 }
             }
-            Request::Resize { height, width } => match &shared.master {
-                Some(master) => {
-                    let size = libc::winsize {
-                        ws_row: height,
-                        ws_col: width,
-                        ws_xpixel: 0,
-                        ws_ypixel: 0,
-                    };
-                    // SAFETY: TIOCSWINSZ reads one struct winsize.
-                    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } < 0 {
-                        let e = std::io::Error::last_os_error();
-                        control::refuse(&mut out, &format!("ioctl(TIOCSWINSZ): {e}"))?;
-                    } else {
-                        control::answer(&mut out, serde_json::json!({"ok": true}))?;
-                    }
+            Request::Resize {
+                height,
+                width,
+                exec,
+            } => {
+                let execs = shared
+                    .exec_terminals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let terminal = match &exec {
+                    None => shared
+                        .master
+                        .as_ref()
+                        .ok_or("no terminal: the shim was started without --tty".to_string()),
+                    Some(name) => execs
+                        .get(name)
+                        .ok_or(format!("no exec {name:?} with a terminal is running")),
+                };
+                match terminal.map(|t| resize(t, height, width)) {
+                    Ok(Ok(())) => control::answer(&mut out, serde_json::json!({"ok": true}))?,
+                    Ok(Err(e)) => control::refuse(&mut out, &format!("ioctl(TIOCSWINSZ): {e}"))?,
+                    Err(why) => control::refuse(&mut out, &why)?,
                 }
-                None => {
-                    control::refuse(&mut out, "no terminal: the shim was started without --tty")?
-                }
-            },
-            Request::Exec { process } => {
+            }
+            Request::Exec { process, id } => {
                 // What the client sent after the request line is input.
                 let early = reader.buffer().to_vec();
-                match run_exec(shared, &process, &connection, &early) {
+                match run_exec(shared, &process, id.as_deref(), &connection, &early) {
                     Ok(()) => {}
                     Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
                 }
@@ -623,15 +826,14 @@ fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()>
                     &mut out,
                     serde_json::json!({"ok": true, "tty": shared.options.tty}),
                 )?;
-                shared
-                    .subscribers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(Subscriber {
-                        stream: connection.try_clone()?,
-                        stdout,
-                        stderr,
-                    });
+                let mut subscribers = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+                if shared.output_ended.load(Ordering::SeqCst) {
+                    // Nothing more will come: the end, at once.
+                    let _ = connection.shutdown(std::net::Shutdown::Write);
+                } else {
+                    subscribers.push(Subscriber::start(shared, &connection, stdout, stderr)?);
+                }
+                drop(subscribers);
                 if stdin {
                     // The rest of the connection is the container's input.
                     let mut input = Vec::new();
@@ -645,6 +847,22 @@ fn handle_client(shared: &Shared, connection: UnixStream) -> std::io::Result<()>
     Ok(())
 }
 // ANCHOR_END: handle_client
+
+/// TIOCSWINSZ on a terminal's master: the process on its slave gets
+/// SIGWINCH and reads the new size.
+fn resize(master: &File, height: u16, width: u16) -> std::io::Result<()> {
+    let size = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one struct winsize.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// A client's input to the container's stdin, until the client's end.
 fn copy_input(shared: &Shared, already: &[u8], mut from: UnixStream, close_at_end: bool) {
@@ -684,6 +902,7 @@ fn copy_input(shared: &Shared, already: &[u8], mut from: UnixStream, close_at_en
 fn run_exec(
     shared: &Shared,
     process: &serde_json::Value,
+    id: Option<&str>,
     connection: &UnixStream,
     early_input: &[u8],
 ) -> anyhow::Result<()> {
@@ -716,34 +935,49 @@ fn run_exec(
             .stdout(Stdio::from(out_write))
             .stderr(Stdio::from(err_write));
         stdin = Some(File::from(in_write));
-        outputs.push((1u8, File::from(out_read)));
-        outputs.push((2u8, File::from(err_read)));
+        outputs.push((StreamType::Stdout, File::from(out_read)));
+        outputs.push((StreamType::Stderr, File::from(err_read)));
         None
     };
     let mut child = command.arg(&shared.options.id).spawn()?;
     drop(command); // our copies of the container's pipe ends
     if let Some(listener) = console {
         // The runtime connects while it sets the process up; if it fails
-        // first, it never does.
-        listener.set_nonblocking(true)?;
-        let connected = loop {
-            match listener.accept() {
-                Ok((connection, _)) => break Some(connection),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if child.try_wait()?.is_some() {
-                        break None;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(e) => return Err(e.into()),
+        // first, it never does. Whichever comes first: a connection, or the
+        // runtime's exit (its pidfd: our child, not reaped yet, so the PID
+        // is its own). A runtime that connected and then exited has its
+        // connection queued: it is accepted all the same.
+        let runtime = PidFd::open(child.id() as i32)?;
+        let mut ready = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(runtime.as_fd(), PollFlags::POLLIN),
+        ];
+        loop {
+            match nix::poll::poll(&mut ready, PollTimeout::NONE) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("poll(2) for the console socket"),
+                Ok(_) => break,
             }
+        }
+        listener.set_nonblocking(true)?;
+        let connected = match listener.accept() {
+            Ok((connection, _)) => Some(connection),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => return Err(e.into()),
         };
         let _ = fs::remove_file(dir.join(format!("exec-{number}.sock")));
         if let Some(socket) = connected {
             socket.set_nonblocking(false)?;
             let master = File::from(namespaces::terminal::receive_master(socket.as_raw_fd())?);
             stdin = Some(master.try_clone()?);
-            outputs.push((1u8, master));
+            if let Some(id) = id {
+                let mut execs = shared
+                    .exec_terminals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                execs.insert(id.to_string(), master.try_clone()?);
+            }
+            outputs.push((StreamType::Stdout, master));
         }
     }
     control::answer(
@@ -774,7 +1008,8 @@ fn run_exec(
                         break;
                     }
                     let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
-                    let header = control::frame_header(stream, n);
+                    // n ≤ 32 KiB: the buffer's size fits a frame's u32.
+                    let header = frame_header(stream, n as u32);
                     if sink
                         .write_all(&header)
                         .and_then(|()| sink.write_all(&buffer[..n]))
@@ -790,9 +1025,17 @@ fn run_exec(
     for copier in copiers {
         let _ = copier.join();
     }
+    if let Some(id) = id {
+        let mut execs = shared
+            .exec_terminals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        execs.remove(id);
+    }
     let _ = fs::remove_file(&process_file);
     let code = status.code().unwrap_or_else(|| {
-        128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
+        api::signal::exit_status_for(signal) as i32
     });
     let text = code.to_string();
     let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -800,13 +1043,14 @@ fn run_exec(
         // A terminal's process has no stderr of its own: the runtime's
         // error, if it failed, goes to stream 2.
         if let Some(message) = last_log_error(&dir.join("runtime.log")) {
-            let message = format!("{message}\n");
-            sink.write_all(&control::frame_header(2, message.len()))?;
-            sink.write_all(message.as_bytes())?;
+            write_frame(
+                &mut *sink,
+                StreamType::Stderr,
+                format!("{message}\n").as_bytes(),
+            )?;
         }
     }
-    sink.write_all(&control::frame_header(control::EXIT_STREAM, text.len()))?;
-    sink.write_all(text.as_bytes())?;
+    write_frame(&mut *sink, StreamType::Exit, text.as_bytes())?;
     Ok(())
 }
 // ANCHOR_END: exec

@@ -4,12 +4,91 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use namespaces::pidfd::PidFd;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
 pub const MINIRUNC: &str = env!("CARGO_BIN_EXE_minirunc");
+
+/// How long a test waits for an event that must come (a line, an exit)
+/// before it calls it a hang: a guard, not how long the event takes.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// Whether `fd` has something to read (or its end) within `limit`.
+pub fn readable(fd: impl AsFd, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(ready) => return ready > 0,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => panic!("poll: {e}"),
+        }
+    }
+}
+
+/// What a process prints, line by line as it comes, from a pipe whose
+/// write end it holds (a container inherits it from `minirunc create`).
+pub struct Lines {
+    pipe: fs::File,
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    pub fn new(pipe: impl Into<OwnedFd>) -> Lines {
+        Lines {
+            pipe: fs::File::from(pipe.into()),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The next line, with its newline: the process has printed it.
+    pub fn next(&mut self) -> String {
+        loop {
+            if let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=at).collect();
+                return String::from_utf8_lossy(&line).into_owned();
+            }
+            let so_far = String::from_utf8_lossy(&self.pending).into_owned();
+            assert!(
+                readable(&self.pipe, HANG),
+                "no line within {HANG:?}; so far: {so_far:?}"
+            );
+            let mut buffer = [0u8; 4096];
+            let read = self.pipe.read(&mut buffer).unwrap();
+            assert!(read > 0, "the pipe ended before a line; so far: {so_far:?}");
+            self.pending.extend_from_slice(&buffer[..read]);
+        }
+    }
+
+    /// Whether nothing is there to read now: no line was printed since.
+    pub fn nothing_yet(&self) -> bool {
+        self.pending.is_empty() && !readable(&self.pipe, Duration::ZERO)
+    }
+}
+
+/// A process's pidfd, opened while the caller knows `pid` is the process
+/// meant (its child not yet reaped, or checked after opening).
+pub fn pidfd(pid: i32) -> PidFd {
+    PidFd::open(pid).unwrap_or_else(|e| panic!("pidfd_open({pid}): {e}"))
+}
+
+/// Waits for the process behind `pidfd` to exit (to be a zombie, or gone).
+pub fn wait_exit(pidfd: &PidFd, what: &str) {
+    assert!(
+        pidfd.wait_exit(HANG).unwrap(),
+        "{what} did not exit within {HANG:?}"
+    );
+}
 
 pub fn require_root() {
     assert!(
@@ -111,6 +190,8 @@ const DOCKERD_KEY: &str = "/etc/docker/key.json";
 pub struct Dockerd {
     pub dir: tempfile::TempDir,
     daemon: Child,
+    /// The daemon's pidfd: our child, not reaped until dropped.
+    exit: PidFd,
     cgroup_parent: String,
     /// Those of [`DOCKERD_OUTSIDE`] that were not there before: ours.
     made_outside: Vec<&'static str>,
@@ -138,7 +219,7 @@ impl Dockerd {
             .collect();
         let made_key = !Path::new(DOCKERD_KEY).exists();
         let log = fs::File::create(path.join("dockerd.log")).unwrap();
-        let daemon = Command::new("dockerd")
+        let mut daemon = Command::new("dockerd")
             .arg("--config-file")
             .arg(path.join("daemon.json"))
             .arg("-H")
@@ -163,25 +244,52 @@ impl Dockerd {
             .arg(format!("--add-runtime=minirunc={}", runtime.display()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // dockerd logs to stderr, each line copied to dockerd.log by a
+        // thread that tells when the API is served: "API listen on SOCKET"
+        // is logged as the server starts serving, after the daemon's
+        // initialisation (the socket exists earlier, unanswered). The
+        // channel closes if dockerd's stderr ends first: it died.
+        let stderr = daemon.stderr.take().unwrap();
+        let serving_line = format!("API listen on {}", path.join("docker.sock").display());
+        let (serving, served) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = log;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log, "{line}");
+                if line.contains(&serving_line) {
+                    let _ = serving.send(());
+                }
+            }
+        });
+        let exit = pidfd(daemon.id() as i32);
         let dockerd = Dockerd {
             dir,
             daemon,
+            exit,
             cgroup_parent: cgroup_parent.to_string(),
             made_outside,
             made_key,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !dockerd.docker(&["version"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "dockerd did not come up: {}",
-                fs::read_to_string(dockerd.dir.path().join("dockerd.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let came_up = served.recv_timeout(Duration::from_secs(120));
+        assert!(
+            came_up.is_ok(),
+            "dockerd did not serve its API ({}): {}",
+            match came_up {
+                Err(mpsc::RecvTimeoutError::Disconnected) => "it exited".to_string(),
+                _ => "for 120 s".to_string(),
+            },
+            fs::read_to_string(dockerd.dir.path().join("dockerd.log")).unwrap_or_default()
+        );
+        let version = dockerd.docker(&["version"]);
+        assert!(
+            version.status.success(),
+            "dockerd serves its API but `docker version` failed: {}",
+            String::from_utf8_lossy(&version.stderr)
+        );
         dockerd
     }
 
@@ -204,6 +312,18 @@ impl Dockerd {
             .stdin(Stdio::null())
             .output()
             .unwrap()
+    }
+
+    /// `docker ARGS` against this daemon, to spawn (`logs -f`).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("docker");
+        command
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.cli_config())
+            .stdin(Stdio::null());
+        command
     }
 }
 
@@ -237,15 +357,14 @@ impl Drop for Dockerd {
         // SIGTERM: dockerd stops its containerd and exits.
         let pid = nix::unistd::Pid::from_raw(self.daemon.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.daemon.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.daemon.kill();
-                let _ = self.daemon.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !self
+            .exit
+            .wait_exit(Duration::from_secs(30))
+            .unwrap_or(false)
+        {
+            let _ = self.daemon.kill();
         }
+        let _ = self.daemon.wait();
         // What dockerd leaves mounted under its roots (a netns, overlays),
         // deepest first.
         let root = self.dir.path().display().to_string();
