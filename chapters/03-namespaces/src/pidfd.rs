@@ -58,9 +58,8 @@ impl PidFd {
     /// but the parent: this is a look, not a wait.)
     pub fn reaped(&self) -> std::io::Result<bool> {
         // SAFETY: pidfd_send_signal with signal 0 checks and sends nothing.
-        let sent = unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, self.0.as_raw_fd(), 0, 0, 0)
-        };
+        let sent =
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.0.as_raw_fd(), 0, 0, 0) };
         match sent {
             0 => Ok(false),
             _ if Errno::last() == Errno::ESRCH => Ok(true),

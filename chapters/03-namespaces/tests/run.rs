@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nix::sys::signal::Signal;
 use namespaces::pidfd::PidFd;
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 struct Fixture {
