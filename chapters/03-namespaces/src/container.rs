@@ -531,7 +531,7 @@ impl Container {
                 }
                 Ok(WaitStatus::Signaled(_, signal, _)) => {
                     self.reaped = true;
-                    return Ok(128 + signal as i32);
+                    return Ok(api::signal::exit_status_for(signal as i32) as i32);
                 }
                 Ok(_) => continue,
                 Err(nix::errno::Errno::EINTR) => continue,

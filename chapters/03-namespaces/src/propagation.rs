@@ -120,7 +120,9 @@ fn exit_code(child: nix::unistd::Pid) -> anyhow::Result<i32> {
     loop {
         match waitpid(child, None).context("waitpid")? {
             WaitStatus::Exited(_, code) => return Ok(code),
-            WaitStatus::Signaled(_, signal, _) => return Ok(128 + signal as i32),
+            WaitStatus::Signaled(_, signal, _) => {
+                return Ok(api::signal::exit_status_for(signal as i32) as i32);
+            }
             _ => continue,
         }
     }

@@ -55,6 +55,19 @@ impl Fixture {
             .unwrap()
     }
 
+    /// [`Fixture::spawn`] that must succeed: the control socket's path.
+    fn started(&self, id: &str, extra: &[&str]) -> PathBuf {
+        let out = self.spawn(id, extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let socket = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert_eq!(socket, self.shim_dir(id).join("ctl.sock"));
+        socket
+    }
+
     /// A fifo at `/go` in the container's root: `read line < /go` waits
     /// there until the test says [`Go::go`].
     fn go(&self) -> Go {
@@ -169,14 +182,7 @@ fn ask(socket: &Path, request: &str) -> serde_json::Value {
 fn privileged_create_start_wait_log_and_status() {
     let f = Fixture::new(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
     let id = format!("shim-{}", std::process::id());
-    let out = f.spawn(&id, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert_eq!(socket, f.shim_dir(&id).join("ctl.sock"));
+    let socket = f.started(&id, &[]);
     // Created, not started: nothing has run yet.
     assert_eq!(f.status(&id)["status"], "created");
     assert!(f.log(&id).is_empty());
@@ -243,13 +249,7 @@ fn privileged_a_command_that_does_not_exist_is_reported_with_127() {
 fn privileged_attach_streams_in_frames_and_feeds_stdin() {
     let f = Fixture::new(&["sh", "-c", "read line; echo got $line; echo done >&2"]);
     let id = format!("attach-{}", std::process::id());
-    let out = f.spawn(&id, &["--stdin"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &["--stdin"]);
     // Attached before the start, as the docker CLI does.
     let mut attach = UnixStream::connect(&socket).unwrap();
     attach
@@ -372,13 +372,7 @@ fn read_exec(stream: UnixStream) -> (Vec<(u8, String)>, i32) {
 fn privileged_exec_runs_a_process_with_its_own_streams() {
     let f = Fixture::new(&["sleep", "30"]);
     let id = format!("shimexec-{}", std::process::id());
-    let out = f.spawn(&id, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &[]);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     let exec = |process: serde_json::Value, input: &[u8]| {
         let mut stream = UnixStream::connect(&socket).unwrap();
@@ -438,8 +432,7 @@ fn privileged_garbage_on_the_control_socket_gets_an_error_line() {
         "trap 'exit 0' TERM; echo trapped; while true; do sleep 0.1; done",
     ]);
     let id = format!("garbage-{}", std::process::id());
-    assert!(f.spawn(&id, &[]).status.success());
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &[]);
     let answer = ask(&socket, "this is not json");
     assert_eq!(answer["ok"], false);
     assert!(
@@ -667,13 +660,7 @@ fn privileged_a_terminal_is_attached_raw_and_resized() {
     let mut go = f.go();
     f.edit(|config| config["process"]["terminal"] = true.into());
     let id = format!("shimtty-{}", std::process::id());
-    let out = f.spawn(&id, &["--tty"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &["--tty"]);
     let mut attach = UnixStream::connect(&socket).unwrap();
     attach
         .write_all(b"{\"op\":\"attach\",\"stdout\":true}\n")
@@ -706,8 +693,7 @@ fn privileged_an_oom_kill_is_recorded() {
             serde_json::json!({"limit": 33554432, "swap": 33554432});
     });
     let id = format!("shimoom-{}", std::process::id());
-    assert!(f.spawn(&id, &[]).status.success());
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &[]);
     let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     let status = waiter.gone();
@@ -745,13 +731,7 @@ fn privileged_a_client_that_stops_reading_holds_up_nobody() {
     let f = Fixture::new(&["sh", "-c", &script]);
     let mut go = f.go();
     let id = format!("shimslow-{}", std::process::id());
-    let out = f.spawn(&id, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &[]);
     // One client never reads; another reads everything.
     let stalled = attach(&socket, r#"{"op":"attach","stdout":true}"#);
     let mut reading = attach(&socket, r#"{"op":"attach","stdout":true}"#);
@@ -793,13 +773,7 @@ fn privileged_an_exec_terminal_is_resized_by_its_id() {
     let f = Fixture::new(&["sleep", "30"]);
     let mut go = f.go();
     let id = format!("shimexect-{}", std::process::id());
-    let out = f.spawn(&id, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let socket = f.shim_dir(&id).join("ctl.sock");
+    let socket = f.started(&id, &[]);
     assert_eq!(ask(&socket, r#"{"op":"start"}"#)["ok"], true);
     let process = serde_json::json!({
         "args": ["sh", "-c", "read line < /go; stty size"], "terminal": true, "cwd": "/",
@@ -844,15 +818,10 @@ fn privileged_the_client_answers_for_a_shim_that_has_gone() {
     use runtime::shim::client::{Attached, ShimClient};
     let f = Fixture::new(&["sh", "-c", "echo hi; exit 5"]);
     let id = format!("shimgone-{}", std::process::id());
-    let out = f.spawn(&id, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let socket = f.started(&id, &[]);
     let client = ShimClient::new(&f.exec_root(), &id);
     assert_eq!(client.status().unwrap().status, "created");
-    let waiter = Waiter::new(&f.shim_dir(&id).join("ctl.sock"));
+    let waiter = Waiter::new(&socket);
     client.start().unwrap();
     waiter.gone();
     // Gone: the answers come from the status file it left.
