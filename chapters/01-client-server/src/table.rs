@@ -23,3 +23,22 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_plus_three() {
+        let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect();
+        let rows = vec![
+            row(&["REPOSITORY", "TAG", "SIZE"]),
+            row(&["busybox", "latest", "2.1MB"]),
+        ];
+        assert_eq!(
+            format_table(&rows),
+            "REPOSITORY   TAG      SIZE\nbusybox      latest   2.1MB\n"
+        );
+        assert_eq!(format_table(&[]), "");
+    }
+}
