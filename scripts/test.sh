@@ -64,7 +64,7 @@ step() {
     fi
 }
 
-# Every failed test, "target: name", collected from cargo's output so the
+# Every failed test, "target (binary): name", collected from cargo's output so the
 # summary at the end lists them all (cargo runs on past a failing test
 # binary with --no-fail-fast, and the first failure no longer hides the rest).
 failed_tests=$(mktemp)
@@ -75,7 +75,7 @@ trap 'rm -f "$failed_tests"' EXIT
 cargo_test() {
     cargo test --locked --no-fail-fast "$@" 2>&1 | awk -v out="$failed_tests" '
         { print; fflush() }
-        /^ *Running / { target = $2 " " $3 }
+        /^ *Running / { target = $0; sub(/^ *Running /, "", target) }
         /^test .* \.\.\. FAILED$/ { print target ": " $2 >> out; fflush(out) }
     '
     return "${PIPESTATUS[0]}"
