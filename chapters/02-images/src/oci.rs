@@ -237,11 +237,11 @@ pub struct ProcessConfig {
     pub stop_signal: String,
 }
 
-// ANCHOR: merge
 impl RunConfig {
     /// `docker run`'s merge of the image's config and the run's overrides
     /// (moby: `daemon/create.go`, the CLI's `--entrypoint` handling).
     pub fn merged(&self, run: &RunOverrides) -> anyhow::Result<ProcessConfig> {
+        // ANCHOR: merge
         let (entrypoint, image_cmd) = match &run.entrypoint {
             Some(entrypoint) => (entrypoint.clone(), Vec::new()),
             None => (
@@ -269,6 +269,7 @@ impl RunConfig {
             env.push(pair.clone());
         }
         with_default_path(&mut env);
+        // ANCHOR_END: merge
         let or = |set: &Option<String>, image: &str, default: &str| {
             let chosen = set.as_deref().unwrap_or(image);
             if chosen.is_empty() { default } else { chosen }.to_string()
@@ -282,7 +283,6 @@ impl RunConfig {
         })
     }
 }
-// ANCHOR_END: merge
 
 /// Adds Docker's default PATH to `env` unless it has one.
 pub fn with_default_path(env: &mut Vec<String>) {
