@@ -128,7 +128,6 @@ const NAMESPACES: [NamespaceKind; 6] = [
     NamespaceKind::Cgroup,
 ];
 
-// ANCHOR: build
 pub fn build(request: &SpecRequest) -> anyhow::Result<Spec> {
     let mut env = request.env.clone();
     images::oci::with_default_path(&mut env);
@@ -217,7 +216,6 @@ pub fn build(request: &SpecRequest) -> anyhow::Result<Spec> {
         ..Default::default()
     })
 }
-// ANCHOR_END: build
 
 /// Chapter 03's standard mounts, plus Docker's seventh (the container's
 /// own cgroup), `--shm-size` and `--tmpfs`; writable /sys and cgroups for
