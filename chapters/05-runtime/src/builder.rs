@@ -261,7 +261,6 @@ fn standard_mounts(request: &SpecRequest) -> Vec<Mount> {
     mounts
 }
 
-// ANCHOR: capabilities
 /// Docker's 14 capabilities, less `cap_drop`, plus `cap_add`; every known
 /// capability for `--privileged`. `ALL` means every one.
 fn capability_names(request: &SpecRequest) -> anyhow::Result<Vec<String>> {
@@ -291,6 +290,7 @@ fn capability_names(request: &SpecRequest) -> anyhow::Result<Vec<String>> {
         .iter()
         .map(canonical)
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // ANCHOR: capabilities
     let mut names: Vec<String> = if drop.iter().any(|d| d == "CAP_ALL") {
         Vec::new()
     } else {
@@ -307,9 +307,9 @@ fn capability_names(request: &SpecRequest) -> anyhow::Result<Vec<String>> {
             names.push(cap);
         }
     }
+    // ANCHOR_END: capabilities
     Ok(names)
 }
-// ANCHOR_END: capabilities
 
 /// `--device HOST[:CONTAINER[:PERMISSIONS]]`: the node to create, with the
 /// host's type, numbers and mode, and the cgroup rule that lets the
