@@ -543,6 +543,9 @@ impl Server {
                 }
             }
             Body::Upgrade(take_over) => {
+                // The idle limit is for requests: a hijacked stream's input
+                // may rest for hours (a shell nobody types in).
+                let _ = reader.get_ref().set_read_timeout(None);
                 take_over(Hijacked { reader, writer });
                 return None;
             }

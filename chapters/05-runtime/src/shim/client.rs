@@ -140,6 +140,30 @@ impl ShimClient {
         }
     }
 
+    /// One more process in the running container: `process` is
+    /// config.json's process object. The connection then carries it in
+    /// frames (stream 1 its stdout or terminal, 2 its stderr, a last frame
+    /// of stream 4 with its exit status); what is written to it is its
+    /// stdin, and shutting down the write side closes that stdin. `id`
+    /// names it for [`ShimClient::resize`].
+    pub fn exec(
+        &self,
+        process: serde_json::Value,
+        id: Option<&str>,
+    ) -> anyhow::Result<BufReader<UnixStream>> {
+        let request = Request::Exec {
+            process,
+            id: id.map(str::to_string),
+        };
+        match self.ask(&request)? {
+            Some((_, stream)) => Ok(stream),
+            None => bail!(
+                "the container has exited (its shim in {} is gone)",
+                self.dir.display()
+            ),
+        }
+    }
+
     /// A request answered with `{"ok":true}` alone.
     fn simple(&self, request: Request) -> anyhow::Result<()> {
         match self.ask(&request)? {

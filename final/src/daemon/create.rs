@@ -1,0 +1,216 @@
+//! `POST /containers/create`: a container is a directory and a record —
+//! the image's layers mounted under a writable one, the files Docker
+//! writes for every container, and the merged config. No process yet: the
+//! shim and the runtime come at `/start`. (moby: `daemon/create.go`.)
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use api::ApiError;
+use api::types::{ContainerConfig, ContainerCreateRequest};
+use images::oci::{RunConfig, RunOverrides};
+use images::snapshot::{self, Snapshotter};
+use namespaces::etc::{self, EtcOptions};
+
+use super::container::{Container, Record, State};
+use super::spec::{self, RunOptions};
+use super::{Daemon, image_error, netns};
+
+impl Daemon {
+    pub fn create(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        request: ContainerCreateRequest,
+    ) -> Result<Arc<Container>, ApiError> {
+        let mut config = request.config;
+        let host_config = request.host_config.with_defaults();
+        let options = RunOptions::of(&host_config)?;
+        spec::check_supported(&config, &host_config, &options)?;
+        spec::resources(&options).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let runtime = if options.runtime.is_empty() {
+            self.config.default_runtime.clone()
+        } else {
+            options.runtime.clone()
+        };
+        self.config
+            .runtime(&runtime)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if config.image.is_empty() {
+            return Err(ApiError::bad_request(
+                "no image given: docker run IMAGE [COMMAND]",
+            ));
+        }
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(wanted) => {
+                let wanted = api::names::validate_name(wanted).map_err(ApiError::bad_request)?;
+                self.check_name_free(&wanted)?;
+                Some(wanted)
+            }
+            None => None,
+        };
+        // A 404 here makes the CLI pull and retry: only for a missing image.
+        let image = self.store.resolve(&config.image).map_err(image_error)?;
+        merge_image_config(&mut config, &image.config.config)?;
+
+        let id = api::names::random_id()?;
+        if config.hostname.is_empty() {
+            config.hostname = id[..12].to_string();
+        }
+        let dir = self.config.containers_dir().join(&id);
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let made = (|| -> anyhow::Result<()> {
+            snapshot::mount(
+                &self.store,
+                &image,
+                &dir.join("rootfs"),
+                Snapshotter::Overlay,
+            )?;
+            let etc = EtcOptions {
+                hostname: config.hostname.clone(),
+                extra_hosts: extra_hosts(options.extra_hosts.as_deref().unwrap_or_default())?,
+                dns_servers: options.dns.clone().unwrap_or_default(),
+                dns_search: options.dns_search.clone().unwrap_or_default(),
+                dns_options: options.dns_options.clone().unwrap_or_default(),
+            };
+            for (file, contents) in etc::files(&etc) {
+                images::atomic::write_file(&dir.join(file), contents.as_bytes())?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            self.remove_files(&id, &dir);
+            return Err(ApiError::bad_request(format!("{e:#}")));
+        }
+
+        let mut table = self.table();
+        let name = match name {
+            Some(name) => name,
+            None => (0..)
+                .map(|attempt| api::names::generated_name(&id, attempt))
+                .find(|n| table.values().all(|c| &c.record().name != n))
+                .unwrap_or_default(),
+        };
+        // Checked again under the lock: two creates may race for one name.
+        if let Some(holder) = table.values().find(|c| c.record().name == name) {
+            let error = name_conflict(&name, &holder.id);
+            drop(table);
+            self.remove_files(&id, &dir);
+            return Err(error);
+        }
+        let record = Record {
+            id: id.clone(),
+            name,
+            created: api::timefmt::rfc3339_nanos(SystemTime::now()),
+            image_id: image.id.to_string(),
+            config,
+            host_config,
+            state: State {
+                status: "created".into(),
+                pid: 0,
+                exit_code: 0,
+                oom_killed: false,
+                error: String::new(),
+                started_at: None,
+                finished_at: None,
+            },
+            runtime,
+            restart_count: 0,
+        };
+        let container = Arc::new(Container::new(&dir, record.clone()));
+        // The record last: a directory without one is a create that did not finish.
+        if let Err(e) = container.update(|_| {}) {
+            drop(table);
+            self.remove_files(&id, &dir);
+            return Err(e.into());
+        }
+        table.insert(id, Arc::clone(&container));
+        Ok(container)
+    }
+
+    pub fn check_name_free(&self, name: &str) -> Result<(), ApiError> {
+        match self.name_holder(name) {
+            Some(holder) => Err(name_conflict(name, &holder)),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything of a container on disk and in the kernel: the snapshot's
+    /// mount, its network namespace, its shim's directory, its directory.
+    pub fn remove_files(&self, id: &str, dir: &std::path::Path) {
+        let rootfs = dir.join("rootfs");
+        if let Err(e) = snapshot::unmount(&self.store, &rootfs) {
+            self.debug(format!("unmounting {}: {e:#}", rootfs.display()));
+        }
+        netns::remove(&netns::path_for(&self.config.exec_root, id));
+        let _ = fs::remove_dir_all(runtime::shim::shim_dir(&self.config.shim_root(), id));
+        if let Err(e) = fs::remove_dir_all(dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("minidockerd: removing {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+pub fn name_conflict(name: &str, holder: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". \
+         You have to remove (or rename) that container to be able to reuse that name."
+    ))
+}
+
+// ANCHOR: merge
+/// Config as inspect shows it: the image's config under the request's.
+/// `--entrypoint` drops the image's CMD with its ENTRYPOINT (Docker's rule).
+fn merge_image_config(config: &mut ContainerConfig, image: &RunConfig) -> Result<(), ApiError> {
+    let overrides = RunOverrides {
+        entrypoint: config.entrypoint.clone(),
+        cmd: config.cmd.clone().unwrap_or_default(),
+        env: config.env.clone().unwrap_or_default(),
+        ..RunOverrides::default()
+    };
+    let process = image
+        .merged(&overrides)
+        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    if config.entrypoint.is_none() {
+        config.entrypoint = image.entrypoint.clone().filter(|e| !e.is_empty());
+        if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+            config.cmd = image.cmd.clone();
+        }
+    }
+    config.env = Some(process.env);
+    if config.working_dir.is_empty() {
+        config.working_dir = image.working_dir.clone();
+    }
+    if config.user.is_empty() {
+        config.user = image.user.clone();
+    }
+    if config.stop_signal.as_deref().is_none_or(str::is_empty) && !image.stop_signal.is_empty() {
+        config.stop_signal = Some(image.stop_signal.clone());
+    }
+    let mut labels: BTreeMap<String, String> = image.labels.clone();
+    labels.extend(config.labels.take().unwrap_or_default());
+    config.labels = Some(labels);
+    Ok(())
+}
+// ANCHOR_END: merge
+
+/// `--add-host NAME:ADDRESS` (the CLI sends `NAME:ADDRESS`; IPv6
+/// addresses have colons of their own, so the name is up to the first).
+fn extra_hosts(entries: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    entries
+        .iter()
+        .map(|entry| {
+            let (name, address) = entry
+                .split_once([':', '='])
+                .with_context(|| format!("--add-host {entry:?}: use NAME:ADDRESS"))?;
+            let address = address.trim_start_matches('[').trim_end_matches(']');
+            address.parse::<std::net::IpAddr>().with_context(|| {
+                format!("--add-host {entry:?}: {address:?} is not an IP address")
+            })?;
+            Ok((name.to_string(), address.to_string()))
+        })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! The daemon's state and its managers, one module per verb as in moby's
+//! `daemon/`: [`create`], [`start`] (and the monitor that sees a
+//! container exit), [`stop`] (stop, kill, remove), [`attach`], [`exec`],
+//! [`logs`], [`spec`] (a create request onto chapter 05's spec builder),
+//! [`images`].
+
+pub mod attach;
+pub mod container;
+pub mod create;
+pub mod exec;
+pub mod images;
+pub mod logs;
+pub mod netns;
+pub mod spec;
+pub mod start;
+pub mod stop;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+
+use ::images::error::StoreError;
+use ::images::store::ImageStore;
+use anyhow::Context;
+use api::ApiError;
+
+use crate::config::DaemonConfig;
+use container::{Container, Record};
+use exec::Exec;
+
+pub struct Daemon {
+    pub config: DaemonConfig,
+    pub store: ImageStore,
+    /// By ID.
+    containers: Mutex<BTreeMap<String, Arc<Container>>>,
+    /// Exec sessions by ID (in memory, as dockerd keeps them).
+    pub execs: Mutex<HashMap<String, Arc<Exec>>>,
+    /// The "no network yet" notice goes to the log once.
+    pub network_notice: Once,
+}
+
+impl Daemon {
+    /// Opens the data root and finds the containers a previous daemon left.
+    pub fn open(config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
+        for dir in [&config.data_root, &config.exec_root] {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let store = ImageStore::open(&config.data_root)?;
+        let containers_dir = config.containers_dir();
+        fs::create_dir_all(&containers_dir)
+            .with_context(|| format!("creating {}", containers_dir.display()))?;
+        let daemon = Arc::new(Daemon {
+            config,
+            store,
+            containers: Mutex::new(BTreeMap::new()),
+            execs: Mutex::new(HashMap::new()),
+            network_notice: Once::new(),
+        });
+        for entry in fs::read_dir(&containers_dir)? {
+            let dir = entry?.path();
+            let path = Container::config_path(&dir);
+            let Ok(bytes) = fs::read(&path) else {
+                // A create that died before its record was written.
+                eprintln!(
+                    "minidockerd: {} has no container.json: a create interrupted by a crash; removing it",
+                    dir.display()
+                );
+                let _ = fs::remove_dir_all(&dir);
+                continue;
+            };
+            let record: Record = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is corrupt", path.display()))?;
+            let container = Arc::new(Container::new(&dir, record));
+            daemon
+                .table()
+                .insert(container.id.clone(), Arc::clone(&container));
+            daemon.restore(&container);
+        }
+        Ok(daemon)
+    }
+
+    pub fn table(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every container, oldest first.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let mut all: Vec<_> = self.table().values().cloned().collect();
+        all.sort_by_key(|c| c.record().created.clone());
+        all
+    }
+
+    // ANCHOR: resolve
+    /// Finds a container as dockerd does: full ID, then exact name, then a
+    /// unique ID prefix.
+    pub fn resolve(&self, reference: &str) -> Result<Arc<Container>, ApiError> {
+        let table = self.table();
+        if let Some(c) = table.get(reference) {
+            return Ok(Arc::clone(c));
+        }
+        let name = reference.strip_prefix('/').unwrap_or(reference);
+        if let Some(c) = table.values().find(|c| c.record().name == name) {
+            return Ok(Arc::clone(c));
+        }
+        let matches: Vec<_> = table
+            .range(reference.to_string()..)
+            .take_while(|(id, _)| !reference.is_empty() && id.starts_with(reference))
+            .map(|(_, c)| c)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(Arc::clone(one)),
+            [] => Err(ApiError::not_found(format!(
+                "No such container: {reference}"
+            ))),
+            _ => Err(ApiError::bad_request(format!(
+                "multiple IDs found with provided prefix: {reference}"
+            ))),
+        }
+    }
+    // ANCHOR_END: resolve
+
+    /// The container that holds `name`, if any.
+    pub fn name_holder(&self, name: &str) -> Option<String> {
+        self.table()
+            .values()
+            .find(|c| c.record().name == name)
+            .map(|c| c.id.clone())
+    }
+
+    pub fn debug(&self, message: impl AsRef<str>) {
+        if self.config.debug {
+            eprintln!("minidockerd: debug: {}", message.as_ref());
+        }
+    }
+}
+
+/// The store's failures as the Engine API answers them.
+pub fn image_error(error: anyhow::Error) -> ApiError {
+    match error.downcast_ref::<StoreError>() {
+        Some(StoreError::NotFound { name, .. }) => {
+            ApiError::not_found(format!("No such image: {name}"))
+        }
+        Some(e @ StoreError::Ambiguous { .. }) => ApiError::bad_request(e.to_string()),
+        Some(e @ StoreError::InUse { .. }) => ApiError::conflict(e.to_string()),
+        None => ApiError::from(error),
+    }
+}

@@ -1,0 +1,267 @@
+//! `POST /containers/{id}/start`, and the monitor that sees the container
+//! exit. The daemon writes config.json, starts one `minishim`, which
+//! creates the container with the runtime and waits; the attaches that
+//! came first are connected; then the shim starts the process. A thread
+//! per container waits on the shim and records the exit. (moby:
+//! `daemon/start.go`, `daemon/monitor.go`.)
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::Context;
+use api::ApiError;
+use runtime::shim::ShimStatus;
+use runtime::shim::client::ShimClient;
+
+use super::container::{Container, State, parse_time};
+use super::spec::{self, Placement};
+use super::{Daemon, netns};
+
+/// How a start ended.
+pub enum Started {
+    Now,
+    AlreadyRunning,
+}
+
+/// The cgroup parent of every container of this daemon: `/minidocker/ID`,
+/// as Docker's `/docker/ID`.
+pub const CGROUP_PARENT: &str = "/minidocker";
+
+impl Daemon {
+    pub fn shim_client(&self, id: &str) -> ShimClient {
+        ShimClient::new(&self.config.shim_root(), id)
+    }
+
+    // ANCHOR: start
+    /// Starts a container. With `--rm` (AutoRemove) a container that fails
+    /// to start is removed too, or `docker run --rm badcmd` would wait for
+    /// ever on `condition=removed`.
+    pub fn start(self: &Arc<Self>, container: &Arc<Container>) -> Result<Started, ApiError> {
+        let operation = container
+            .operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if container.is_removed() {
+            return Err(ApiError::not_found(format!(
+                "No such container: {}",
+                container.id
+            )));
+        }
+        if container.state().is_running() {
+            return Ok(Started::AlreadyRunning);
+        }
+        let result = self.start_shim(container);
+        drop(operation);
+        if let Err(error) = &result {
+            let auto_remove = container.record().host_config.auto_remove;
+            let _ = container.update(|r| {
+                r.state.error = error.message.clone();
+                r.state.exit_code = api::exit_code::for_start_error(&error.message) as i64;
+            });
+            if auto_remove {
+                let _ = self.remove(container, true);
+            }
+        }
+        result.map(|()| Started::Now)
+    }
+    // ANCHOR_END: start
+
+    fn start_shim(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
+        let record = container.snapshot();
+        let id = &container.id;
+        // The namespace first (none with --network host): the runtime joins it.
+        let host_network = record.host_config.network_mode == "host";
+        let netns_path = netns::path_for(&self.config.exec_root, id);
+        if !host_network && !netns_path.exists() {
+            if record.host_config.network_mode != "none" {
+                self.network_notice.call_once(|| {
+                    eprintln!(
+                        "minidockerd: containers on the default network get only a loopback \
+                         interface until chapter 07 (network) brings the bridge"
+                    )
+                });
+            }
+            netns::create(&netns_path)?;
+        }
+        let place = Placement {
+            bundle: &container.dir,
+            netns: (!host_network).then_some(netns_path.as_path()),
+            init: self.config.init.as_deref(),
+            cgroup_parent: CGROUP_PARENT,
+        };
+        let bad = |e: anyhow::Error| ApiError::bad_request(format!("{e:#}"));
+        let request =
+            spec::request(id, &record.config, &record.host_config, &place).map_err(bad)?;
+        let config_json = spec::build(&request, host_network).map_err(bad)?;
+        images::atomic::write_file(
+            &container.dir.join("config.json"),
+            &serde_json::to_vec_pretty(&config_json).context("config.json")?,
+        )?;
+
+        // A shim of an earlier run left its status file: this run's shim
+        // starts from an empty directory.
+        let shim_dir = runtime::shim::shim_dir(&self.config.shim_root(), id);
+        match fs::remove_dir_all(&shim_dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ApiError::internal(format!(
+                    "removing {}: {e}",
+                    shim_dir.display()
+                )));
+            }
+            _ => {}
+        }
+        let runtime = self.config.runtime(&record.runtime)?;
+        let mut shim = Command::new(&self.config.shim);
+        shim.arg("--bundle")
+            .arg(&container.dir)
+            .arg("--id")
+            .arg(id)
+            .arg("--exec-root")
+            .arg(self.config.shim_root())
+            .arg("--runtime")
+            .arg(runtime)
+            .arg("--runtime-root")
+            .arg(self.config.runtime_root(&record.runtime))
+            .arg("--log-file")
+            .arg(log_path(container));
+        if record.config.tty {
+            shim.arg("--tty");
+        }
+        if record.config.open_stdin {
+            shim.arg("--stdin");
+        }
+        self.debug(format!("starting {shim:?}"));
+        // The shim's first process exits once the container is created (or
+        // not): its output is the socket's path, or the runtime's error.
+        let output = shim
+            .output()
+            .with_context(|| format!("running {}", self.config.shim.display()))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let message = stderr.trim().trim_start_matches("minishim: ");
+            return Err(ApiError::bad_request(format!(
+                "failed to create task for container: {message}"
+            )));
+        }
+
+        let shim = self.shim_client(id);
+        // Attaches that came before the process get its first byte.
+        let pending: Vec<_> = container
+            .pending_attaches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for attach in pending {
+            let stdin_once = record.config.stdin_once;
+            match shim.attach(attach.stdin, attach.stdout, attach.stderr, stdin_once) {
+                Ok(attached) => {
+                    let _ = attach.deliver.send(attached);
+                }
+                Err(e) => eprintln!("minidockerd: attaching to {id}: {e:#}"),
+            }
+        }
+        shim.start().context("starting the container's process")?;
+        let status = shim.status().context("asking the shim for the status")?;
+        let exits_before = container.exits();
+        container.update(|r| {
+            r.state = State {
+                status: "running".into(),
+                pid: status.pid as i64,
+                exit_code: 0,
+                oom_killed: false,
+                error: String::new(),
+                started_at: status.started_at.clone(),
+                finished_at: r.state.finished_at.clone(),
+            };
+        })?;
+        self.monitor(container, exits_before);
+        Ok(())
+    }
+
+    // ANCHOR: monitor
+    /// Waits, on a thread of its own, for the container to exit, then
+    /// records how; with `--rm`, removes it.
+    fn monitor(self: &Arc<Self>, container: &Arc<Container>, exits_before: u64) {
+        let (daemon, container) = (Arc::clone(self), Arc::clone(container));
+        std::thread::spawn(move || {
+            let status = daemon.shim_client(&container.id).wait();
+            if container.exits() != exits_before {
+                return; // recorded already (a restore found it first)
+            }
+            match status {
+                Ok(status) => daemon.record_exit(&container, &status),
+                Err(e) => eprintln!(
+                    "minidockerd: lost track of container {}: {e:#}",
+                    container.id
+                ),
+            }
+        });
+    }
+    // ANCHOR_END: monitor
+
+    fn record_exit(self: &Arc<Self>, container: &Arc<Container>, status: &ShimStatus) {
+        let result = container.update(|r| {
+            r.state.status = "exited".into();
+            r.state.pid = 0;
+            r.state.exit_code = status.exit_code.unwrap_or(-1) as i64;
+            r.state.oom_killed = status.oom_killed;
+            r.state.finished_at = status.finished_at.clone();
+        });
+        if let Err(e) = result {
+            eprintln!("minidockerd: recording the exit of {}: {e:#}", container.id);
+        }
+        container.note_exit();
+        if container.record().host_config.auto_remove {
+            if let Err(e) = self.remove(container, true) {
+                eprintln!(
+                    "minidockerd: removing {} (--rm): {}",
+                    container.id, e.message
+                );
+            }
+        }
+    }
+
+    /// A container found at daemon start: one that ran has either exited
+    /// meanwhile (its shim's status file says how) or runs on under its
+    /// shim, watched again.
+    pub fn restore(self: &Arc<Self>, container: &Arc<Container>) {
+        if !container.state().is_running() {
+            return;
+        }
+        let shim = self.shim_client(&container.id);
+        match shim.status() {
+            Ok(status) if status.status != "exited" => {
+                self.monitor(container, container.exits());
+            }
+            Ok(status) => self.record_exit(container, &status),
+            Err(e) => {
+                eprintln!(
+                    "minidockerd: container {} was running, and its shim is gone: {e:#}",
+                    container.id
+                );
+                let _ = container.update(|r| {
+                    r.state.status = "exited".into();
+                    r.state.pid = 0;
+                    r.state.exit_code = 255;
+                    r.state.error = format!("its shim is gone: {e:#}");
+                });
+            }
+        }
+    }
+}
+
+/// The container's json-file log, kept with its record (a restart appends).
+pub fn log_path(container: &Container) -> PathBuf {
+    container.dir.join(format!("{}-json.log", container.id))
+}
+
+/// When the container started and ended, for `docker ps`'s STATUS.
+pub fn times(state: &State) -> (Option<std::time::SystemTime>, Option<std::time::SystemTime>) {
+    (
+        parse_time(state.started_at.as_deref()),
+        parse_time(state.finished_at.as_deref()),
+    )
+}

@@ -1,0 +1,253 @@
+//! Stop, kill, remove, and what the runtime does for a running container
+//! (pause, unpause, update, top). Signals go through the shim, which holds
+//! the container's init; the rest is the runtime's command line, as
+//! containerd's shim runs runc. (moby: `daemon/stop.go`, `kill.go`,
+//! `delete.go`, `pause.go`, `update.go`, `top_unix.go`.)
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use api::ApiError;
+use api::containers::{Status, WaitCondition};
+use nix::sys::signal::Signal;
+
+use super::Daemon;
+use super::container::Container;
+
+/// Docker's grace period before SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+impl Daemon {
+    /// Sends `signal` to the container's init. 409 when nothing runs.
+    pub fn kill(&self, container: &Container, signal: Signal) -> Result<(), ApiError> {
+        if !container.state().is_running() {
+            return Err(ApiError::conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                container.name(),
+                container.id
+            )));
+        }
+        match self.shim_client(&container.id).signal(signal as i32) {
+            Ok(()) => Ok(()),
+            // It exited between the check and the signal.
+            Err(_) if !container.state().is_running() => Err(ApiError::conflict(format!(
+                "cannot kill container: {}: container {} is not running",
+                container.name(),
+                container.id
+            ))),
+            Err(e) => Err(ApiError::internal(format!("{e:#}"))),
+        }
+    }
+
+    // ANCHOR: stop
+    /// `docker stop`: the stop signal (the request's, the container's, or
+    /// SIGTERM), up to `timeout` seconds (-1: for ever) to exit, then
+    /// SIGKILL. Returns false when it was not running (304).
+    pub fn stop(
+        &self,
+        container: &Container,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<bool, ApiError> {
+        let record = container.snapshot();
+        if !record.state.is_running() {
+            return Ok(false);
+        }
+        let signal = signal
+            .filter(|s| !s.is_empty())
+            .or(record
+                .config
+                .stop_signal
+                .as_deref()
+                .filter(|s| !s.is_empty()))
+            .map(api::signal::parse)
+            .transpose()
+            .map_err(ApiError::bad_request)?
+            .unwrap_or(Signal::SIGTERM);
+        let seconds = timeout
+            .or(record.config.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        if record.state.status() == Status::Paused {
+            // A frozen process cannot take a signal: thaw it first.
+            let _ = self.runtime_command(container, &["resume", &container.id]);
+        }
+        let exits = container.exits();
+        let _ = self.kill(container, signal);
+        let grace = (seconds >= 0).then(|| Duration::from_secs(seconds as u64));
+        if container
+            .wait(WaitCondition::NextExit, exits, grace)
+            .is_none()
+        {
+            let _ = self.kill(container, Signal::SIGKILL);
+            container.wait(WaitCondition::NextExit, exits, None);
+        }
+        Ok(true)
+    }
+    // ANCHOR_END: stop
+
+    // ANCHOR: remove
+    /// `docker rm`: 409 for a running container unless `force` (then
+    /// SIGKILL first). Everything goes: snapshot, namespace, shim
+    /// directory, record; `wait?condition=removed` waiters wake.
+    pub fn remove(&self, container: &Arc<Container>, force: bool) -> Result<(), ApiError> {
+        let _operation = container
+            .operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if container.is_removed() {
+            return Ok(());
+        }
+        if container.state().is_running() {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "cannot remove container \"/{}\": container is running: stop the container \
+                     before removing or force remove",
+                    container.name()
+                )));
+            }
+            let exits = container.exits();
+            if container.state().status() == Status::Paused {
+                let _ = self.runtime_command(container, &["resume", &container.id]);
+            }
+            let _ = self.kill(container, Signal::SIGKILL);
+            container.wait(WaitCondition::NextExit, exits, None);
+        }
+        self.table().remove(&container.id);
+        self.execs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, exec| exec.container_id != container.id);
+        self.remove_files(&container.id, &container.dir);
+        container.note_removed();
+        Ok(())
+    }
+    // ANCHOR_END: remove
+
+    /// The daemon is stopping: every running container gets its stop
+    /// signal, all at once, each with its own timeout.
+    pub fn shutdown(&self) {
+        let running: Vec<_> = self
+            .containers()
+            .into_iter()
+            .filter(|c| c.state().is_running())
+            .collect();
+        std::thread::scope(|scope| {
+            for container in &running {
+                scope.spawn(move || {
+                    if let Err(e) = self.stop(container, None, None) {
+                        eprintln!("minidockerd: stopping {}: {}", container.id, e.message);
+                    }
+                });
+            }
+        });
+    }
+
+    pub fn pause(&self, container: &Container, pause: bool) -> Result<(), ApiError> {
+        let state = container.state();
+        if !state.is_running() {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
+        }
+        let paused = state.status() == Status::Paused;
+        if paused == pause {
+            return Err(ApiError::conflict(format!(
+                "Container {} is {}",
+                container.id,
+                if paused {
+                    "already paused"
+                } else {
+                    "not paused"
+                }
+            )));
+        }
+        let verb = if pause { "pause" } else { "resume" };
+        self.runtime_command(container, &[verb, &container.id])?;
+        container.update(|r| {
+            r.state.status = if pause { "paused" } else { "running" }.into();
+        })?;
+        Ok(())
+    }
+
+    /// The runtime's command line for this container's runtime and root.
+    pub fn runtime_command(&self, container: &Container, args: &[&str]) -> anyhow::Result<String> {
+        let name = container.record().runtime.clone();
+        let binary = self.config.runtime(&name)?;
+        let output = Command::new(binary)
+            .arg("--root")
+            .arg(self.config.runtime_root(&name))
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", binary.display()))?;
+        if !output.status.success() {
+            bail!(
+                "{name} {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// `docker top`: the host's `ps` (with the client's options), narrowed
+    /// to the container's processes, which the runtime lists.
+    pub fn top(
+        &self,
+        container: &Container,
+        ps_args: &str,
+    ) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+        if !container.state().is_running() {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
+        }
+        let listed = self.runtime_command(container, &["ps", "--format", "json", &container.id])?;
+        let pids: Vec<i64> = serde_json::from_str(&listed)
+            .context("the runtime's `ps --format json` is not a list of PIDs")?;
+        let args: Vec<&str> = ps_args.split_whitespace().collect();
+        let output = Command::new("ps")
+            .args(if args.is_empty() { vec!["-ef"] } else { args })
+            .output()
+            .context("running ps")?;
+        if !output.status.success() {
+            return Err(ApiError::internal(format!(
+                "ps {ps_args}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut lines = text.lines();
+        let titles: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let pid_column = titles
+            .iter()
+            .position(|t| t == "PID")
+            .ok_or_else(|| ApiError::bad_request("Couldn't find PID field in ps output"))?;
+        let processes = lines
+            .map(|line| {
+                // The last column (the command) may hold spaces.
+                let mut fields: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+                if fields.len() > titles.len() && !titles.is_empty() {
+                    let command = fields.split_off(titles.len() - 1).join(" ");
+                    fields.push(command);
+                }
+                fields
+            })
+            .filter(|fields| {
+                fields
+                    .get(pid_column)
+                    .and_then(|p| p.trim().parse::<i64>().ok())
+                    .is_some_and(|pid| pids.contains(&pid))
+            })
+            .collect();
+        Ok((titles, processes))
+    }
+}

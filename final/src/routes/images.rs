@@ -1,0 +1,231 @@
+//! `/images/…`: list, inspect, history, tag, rmi, load, save, prune; pull
+//! answers a stream error until chapter 06 brings the registry client.
+
+use std::sync::Arc;
+
+use api::ApiError;
+use api::http::{Request, Response, Router};
+use images::error::Removed;
+use images::reference::Reference;
+use serde_json::{Value, json};
+
+use super::containers::route;
+use crate::daemon::{self, Daemon, image_error};
+
+pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
+    route!(router, daemon, "GET", "/images/json", list);
+    route!(router, daemon, "POST", "/images/create", pull);
+    route!(router, daemon, "POST", "/images/load", load);
+    route!(router, daemon, "GET", "/images/get", save);
+    route!(router, daemon, "POST", "/images/prune", prune);
+    route!(router, daemon, "GET", "/images/{name*}/json", inspect);
+    route!(router, daemon, "GET", "/images/{name*}/history", history);
+    route!(router, daemon, "GET", "/images/{name*}/get", save_one);
+    route!(router, daemon, "POST", "/images/{name*}/tag", tag);
+    route!(router, daemon, "POST", "/images/{name*}/push", push);
+    route!(router, daemon, "DELETE", "/images/{name*}", remove);
+}
+
+fn list(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let filters = api::query::parse_filters(req.query("filters"))?;
+    let images = d.store.images()?;
+    let containers = d.containers();
+    let mut rows = Vec::new();
+    for image in &images {
+        if daemon::images::matches(image, &filters)? {
+            let id = image.id.to_string();
+            let users = containers
+                .iter()
+                .filter(|c| c.record().image_id == id)
+                .count();
+            rows.push(daemon::images::summary(image, users as i64));
+        }
+    }
+    Ok(Response::json(200, &rows))
+}
+
+fn inspect(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let image = d.store.resolve(req.param("name")).map_err(image_error)?;
+    Ok(Response::json(200, &daemon::images::inspect(&image)))
+}
+
+fn history(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let image = d.store.resolve(req.param("name")).map_err(image_error)?;
+    Ok(Response::json(200, &daemon::images::history(&image)))
+}
+
+/// `docker tag SOURCE REPO[:TAG]`: the CLI sends `repo` fully qualified.
+fn tag(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let image = d.store.resolve(req.param("name")).map_err(image_error)?;
+    let repo = req.query("repo").unwrap_or_default();
+    let mut text = repo.to_string();
+    if let Some(tag) = req.query("tag").filter(|t| !t.is_empty()) {
+        text = format!("{repo}:{tag}");
+    }
+    let reference = Reference::parse(&text)
+        .map_err(|e| ApiError::bad_request(format!("invalid reference format: {e}")))?;
+    let reference = if reference.tag.is_none() && reference.digest.is_none() {
+        reference.with_tag("latest")
+    } else {
+        reference
+    };
+    d.store
+        .tag(&image, &reference)
+        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    Ok(Response::empty(201))
+}
+
+// ANCHOR: remove
+/// `docker rmi`: 409 while a container uses the image (naming it), unless
+/// `force` and none of them runs (Docker's rule: the name goes, the image
+/// stays for its containers).
+fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let name = req.param("name").to_string();
+    let image = d.store.resolve(&name).map_err(image_error)?;
+    let users = d.image_users(&image);
+    let force = req.query_bool("force");
+    if let Some((user, running)) = users.first() {
+        if !force || *running {
+            let what = if *running { "running" } else { "stopped" };
+            return Err(ApiError::conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - \
+                 container {} is using its referenced image {}{}",
+                &user[..12],
+                image.id.short(),
+                if *running {
+                    format!(" (the container is {what}: stop it first)")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        // Forced, with stopped users: untag only, the layers stay.
+        let mut removed = Vec::new();
+        for tag in &image.tags {
+            d.store.remove(&tag.to_string()).map_err(image_error)?;
+            removed.push(json!({"Untagged": tag.familiar()}));
+        }
+        return Ok(Response::json(200, &removed));
+    }
+    let removed = d.store.remove(&name).map_err(image_error)?;
+    let items: Vec<Value> = removed
+        .iter()
+        .map(|r| match r {
+            Removed::Untagged(name) => json!({"Untagged": name}),
+            Removed::Deleted(id) => json!({"Deleted": id}),
+        })
+        .collect();
+    Ok(Response::json(200, &items))
+}
+// ANCHOR_END: remove
+
+/// `docker load`: the archive arrives as the request body.
+fn load(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let quiet = req.query_bool("quiet");
+    let mut lines = Vec::new();
+    images::archive::load(&d.store, req.body(), &mut |line| {
+        lines.push(line.to_string())
+    })
+    .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let mut body = Vec::new();
+    for line in lines {
+        if quiet && !line.starts_with("Loaded image") {
+            continue;
+        }
+        body.extend(
+            json!({"stream": format!("{line}\n")})
+                .to_string()
+                .into_bytes(),
+        );
+        body.extend(b"\r\n");
+    }
+    Ok(Response::text(200, "application/json", body))
+}
+
+/// `docker save NAME…`: `GET /images/get?names=a&names=b`.
+fn save(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let names: Vec<String> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "names")
+        .map(|(_, v)| v.clone())
+        .collect();
+    save_names(d, names)
+}
+
+fn save_one(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    save_names(d, vec![req.param("name").to_string()])
+}
+
+fn save_names(d: &Arc<Daemon>, names: Vec<String>) -> Result<Response, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "nothing to save: name at least one image",
+        ));
+    }
+    // Checked before the 200: an error in the middle of a tar is lost.
+    for name in &names {
+        d.store.resolve(name).map_err(image_error)?;
+    }
+    let d = Arc::clone(d);
+    Ok(Response::stream(200, "application/x-tar", move |out| {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        images::archive::save(&d.store, &names, out).map_err(std::io::Error::other)
+    }))
+}
+
+fn prune(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
+    let images = d.store.images()?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0;
+    for image in daemon::images::dangling(&images) {
+        if !d.image_users(image).is_empty() {
+            continue;
+        }
+        if let Ok(removed) = d.store.remove(&image.id.to_string()) {
+            reclaimed += image.size();
+            deleted.extend(removed.iter().map(|r| match r {
+                Removed::Untagged(name) => json!({"Untagged": name}),
+                Removed::Deleted(id) => json!({"Deleted": id}),
+            }));
+        }
+    }
+    Ok(Response::json(
+        200,
+        &json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}),
+    ))
+}
+
+/// The line a pull or push stream ends with when it fails: the CLI shows a
+/// stream error only through `errorDetail`.
+fn stream_error(message: &str) -> Response {
+    let mut body =
+        serde_json::to_vec(&json!({"errorDetail": {"message": message}, "error": message}))
+            .unwrap_or_default();
+    body.extend(b"\r\n");
+    Response::text(200, "application/json", body)
+}
+
+fn pull(_d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    if req.query("fromSrc").is_some() {
+        return Err(ApiError::bad_request(
+            "docker import is not supported by minidockerd: use docker load",
+        ));
+    }
+    let image = req.query("fromImage").unwrap_or_default();
+    let tag = req
+        .query("tag")
+        .filter(|t| !t.is_empty())
+        .unwrap_or("latest");
+    Ok(stream_error(&format!(
+        "cannot pull {image}:{tag}: minidockerd has no registry client yet (chapter 06 brings it); \
+         use the offline images (hello, busybox) or docker load"
+    )))
+}
+
+fn push(_d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    Ok(stream_error(&format!(
+        "cannot push {}: minidockerd has no registry client yet (chapter 06 brings it); use docker save",
+        req.param("name")
+    )))
+}

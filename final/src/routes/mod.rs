@@ -1,0 +1,32 @@
+//! The Engine API's routes onto the daemon: chapter 01's router and
+//! server, one module per group of endpoints (moby: `api/server/router/`).
+
+mod containers;
+mod exec;
+mod images;
+mod system;
+
+use std::sync::Arc;
+
+use api::http::{Router, Server};
+use api::version::API_VERSION;
+
+use crate::daemon::Daemon;
+
+/// The server: every route, and the headers dockerd puts on every answer.
+pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
+    let mut router = Router::new();
+    system::add(&mut router, daemon);
+    containers::add(&mut router, daemon);
+    exec::add(&mut router, daemon);
+    images::add(&mut router, daemon);
+    Server::new(router)
+        .default_header("Api-Version", &API_VERSION.to_string())
+        .default_header("Docker-Experimental", "false")
+        .default_header("Ostype", "linux")
+        .default_header(
+            "Server",
+            &format!("minidocker/{} (linux)", env!("CARGO_PKG_VERSION")),
+        )
+        .trace(trace)
+}

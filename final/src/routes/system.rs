@@ -1,0 +1,178 @@
+//! `/_ping`, `/version`, `/info`, and the builder's routes that answer
+//! clearly until the builder issue plugs RUN into real containers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use api::ApiError;
+use api::containers::Status;
+use api::http::{Request, Response, Router};
+use api::version::{API_VERSION, MIN_API_VERSION};
+use serde_json::json;
+
+use super::containers::route;
+use crate::daemon::Daemon;
+
+/// What the daemon calls itself in `docker version` and `docker info`.
+pub const PLATFORM_NAME: &str = "minidocker engine";
+
+pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
+    router.add("GET", "/_ping", |_| {
+        Ok(Response::text(200, "text/plain; charset=utf-8", "OK")
+            .header("Cache-Control", "no-cache, no-store, must-revalidate")
+            .header("Pragma", "no-cache")
+            .header("Builder-Version", "1")
+            .header("Swarm", "inactive"))
+    });
+    route!(router, daemon, "GET", "/version", version);
+    route!(router, daemon, "GET", "/info", info);
+    for path in ["/build", "/session", "/grpc"] {
+        router.add("POST", path, |_| {
+            Err(ApiError::bad_request(
+                "building images is not supported by minidockerd yet: the builder issue brings `docker build` \
+                 (DOCKER_BUILDKIT=0, the classic builder)",
+            ))
+        });
+    }
+}
+
+fn uname_field(f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr) -> String {
+    nix::sys::utsname::uname()
+        .map(|u| f(&u).to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Docker names architectures as Go does.
+fn docker_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// The runtime's own `--version` line (runc prints "runc version 1.1.5").
+fn runtime_version(binary: &std::path::Path) -> String {
+    std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn version(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
+    let kernel = uname_field(|u| u.release());
+    let engine = env!("CARGO_PKG_VERSION");
+    let runtime = d.config.runtime(&d.config.default_runtime)?;
+    Ok(Response::json(
+        200,
+        &json!({
+            "Platform": {"Name": PLATFORM_NAME},
+            "Components": [
+                {"Name": "Engine", "Version": engine, "Details": {
+                    "ApiVersion": API_VERSION.to_string(),
+                    "MinAPIVersion": MIN_API_VERSION.to_string(),
+                    "Os": "linux", "Arch": docker_arch(), "KernelVersion": kernel,
+                    "GitCommit": "workshop", "GoVersion": "none (Rust)", "Experimental": "false",
+                    "BuildTime": "",
+                }},
+                {"Name": d.config.default_runtime, "Version": runtime_version(runtime),
+                 "Details": {"Path": runtime.display().to_string()}},
+                {"Name": "minishim", "Version": engine,
+                 "Details": {"Path": d.config.shim.display().to_string()}},
+            ],
+            "Version": engine,
+            "ApiVersion": API_VERSION.to_string(),
+            "MinAPIVersion": MIN_API_VERSION.to_string(),
+            "GitCommit": "workshop",
+            "GoVersion": "none (Rust)",
+            "Os": "linux",
+            "Arch": docker_arch(),
+            "KernelVersion": kernel,
+            "BuildTime": "",
+        }),
+    ))
+}
+
+/// cgroup v2 when the unified hierarchy is at /sys/fs/cgroup itself.
+fn cgroup_version() -> &'static str {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "2"
+    } else {
+        "1"
+    }
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn operating_system() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn info(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
+    let states: Vec<Status> = d.containers().iter().map(|c| c.state().status()).collect();
+    let count = |s: Status| states.iter().filter(|x| **x == s).count();
+    let runtimes: BTreeMap<&String, serde_json::Value> = d
+        .config
+        .runtimes
+        .iter()
+        .map(|(name, path)| (name, json!({"path": path})))
+        .collect();
+    Ok(Response::json(
+        200,
+        &json!({
+            "ID": "minidocker",
+            "Containers": states.len(),
+            "ContainersRunning": count(Status::Running),
+            "ContainersPaused": count(Status::Paused),
+            "ContainersStopped": count(Status::Exited) + count(Status::Created),
+            "Images": d.store.images()?.len(),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "overlayfs snapshots (chapter 02)"]],
+            "Plugins": {"Volume": [], "Network": ["host", "null"], "Log": ["json-file"]},
+            "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "NodeAddr": ""},
+            "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": cgroup_version(),
+            "Runtimes": runtimes,
+            "DefaultRuntime": d.config.default_runtime,
+            "KernelVersion": uname_field(|u| u.release()),
+            "OperatingSystem": operating_system(),
+            "OSType": "linux",
+            "Architecture": uname_field(|u| u.machine()),
+            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "MemTotal": mem_total(),
+            "Name": uname_field(|u| u.nodename()),
+            "DockerRootDir": d.config.data_root,
+            "LoggingDriver": "json-file",
+            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}},
+            "Warnings": [],
+        }),
+    ))
+}
