@@ -108,6 +108,22 @@ pub fn known_capabilities() -> Vec<String> {
     names
 }
 
+/// The capabilities this process can still give: the known ones in its
+/// bounding set. What `--privileged` and `--cap-add ALL` mean (moby's rule):
+/// a host that keeps a capability from its root (a sandbox, a container
+/// running Docker) has none to pass on, and asking for it makes capset(2)
+/// fail with EPERM.
+pub fn grantable_capabilities() -> Vec<String> {
+    let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
+    let mut names: Vec<String> = caps::all()
+        .iter()
+        .filter(|c| bounding.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 // ANCHOR: switch_user
 /// Becomes `process.user` with exactly `process.capabilities`.
 pub fn switch_user(process: &ProcessSpec) -> anyhow::Result<()> {

@@ -261,12 +261,12 @@ fn standard_mounts(request: &SpecRequest) -> Vec<Mount> {
     mounts
 }
 
-/// Docker's 14 capabilities, less `cap_drop`, plus `cap_add`; every known
-/// capability for `--privileged`. `ALL` means every one.
+/// Docker's 14 capabilities, less `cap_drop`, plus `cap_add`; every one
+/// this host can grant for `--privileged`. `ALL` means every one.
 fn capability_names(request: &SpecRequest) -> anyhow::Result<Vec<String>> {
     let known = namespaces::process::known_capabilities();
     if request.privileged {
-        return Ok(known);
+        return Ok(namespaces::process::grantable_capabilities());
     }
     let canonical = |name: &String| -> anyhow::Result<String> {
         let upper = name.to_ascii_uppercase();
@@ -300,7 +300,7 @@ fn capability_names(request: &SpecRequest) -> anyhow::Result<Vec<String>> {
         kept.map(|c| c.to_string()).collect()
     };
     if add.iter().any(|a| a == "CAP_ALL") {
-        return Ok(known);
+        return Ok(namespaces::process::grantable_capabilities());
     }
     for cap in add {
         if !names.contains(&cap) {
@@ -613,7 +613,10 @@ mod tests {
         })
         .unwrap();
         let caps = spec.process.as_ref().unwrap().capabilities.clone().unwrap();
-        assert_eq!(caps.bounding, namespaces::process::known_capabilities());
+        // Every capability this process may pass on (all of them on most
+        // hosts; a sandbox's root may lack some).
+        assert_eq!(caps.bounding, namespaces::process::grantable_capabilities());
+        assert!(caps.bounding.contains(&"CAP_SYS_ADMIN".to_string()));
         let linux = spec.linux.as_ref().unwrap();
         assert!(linux.masked_paths.is_empty() && linux.readonly_paths.is_empty());
         assert!(linux.seccomp.is_none());

@@ -91,7 +91,7 @@ pub fn check_supported(
 ) -> Result<(), ApiError> {
     let refuse = |what: &str, when: &str| {
         Err(ApiError::bad_request(format!(
-            "{what} is not supported by minidockerd yet: {when}"
+            "minidockerd does not support {what} yet: {when}"
         )))
     };
     let non_empty = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());

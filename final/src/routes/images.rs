@@ -84,19 +84,21 @@ fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let image = d.store.resolve(&name).map_err(image_error)?;
     let users = d.image_users(&image);
     let force = req.query_bool("force");
-    if let Some((user, running)) = users.first() {
-        if !force || *running {
-            let what = if *running { "running" } else { "stopped" };
+    if let Some((user, _)) = users.first() {
+        if !force {
             return Err(ApiError::conflict(format!(
                 "conflict: unable to remove repository reference \"{name}\" (must force) - \
-                 container {} is using its referenced image {}{}",
+                 container {} is using its referenced image {}",
                 &user[..12],
+                image.id.short()
+            )));
+        }
+        if let Some((running, _)) = users.iter().find(|(_, running)| *running) {
+            return Err(ApiError::conflict(format!(
+                "conflict: unable to delete {} (cannot be forced) - image is being used by \
+                 running container {}",
                 image.id.short(),
-                if *running {
-                    format!(" (the container is {what}: stop it first)")
-                } else {
-                    String::new()
-                }
+                &running[..12]
             )));
         }
         // Forced, with stopped users: untag only, the layers stay.

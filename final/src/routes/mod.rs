@@ -4,7 +4,9 @@
 mod containers;
 mod exec;
 mod images;
+mod networks;
 mod system;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -20,6 +22,8 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     containers::add(&mut router, daemon);
     exec::add(&mut router, daemon);
     images::add(&mut router, daemon);
+    networks::add(&mut router, daemon);
+    volumes::add(&mut router);
     Server::new(router)
         .default_header("Api-Version", &API_VERSION.to_string())
         .default_header("Docker-Experimental", "false")
