@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// `Cmd` and `Entrypoint` may be a JSON array or a single string.
 fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
-    #[serde(untagged)]
+    #[serde(untagged, expecting = "a string or a list of strings")]
     enum OneOrMany {
         One(String),
         Many(Vec<String>),
@@ -20,6 +20,29 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>
         Some(OneOrMany::One(s)) => Some(vec![s]),
         Some(OneOrMany::Many(v)) => Some(v),
     })
+}
+
+/// Deserializes `value`, naming the field that is wrong
+/// (`HostConfig.Memory: invalid type: string "lots", expected i64`).
+/// serde loses the path inside `#[serde(flatten)]`, which these types use
+/// to keep unknown fields: then each top-level field is tried alone.
+pub fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    let error = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) if e.path().to_string() != "." => return Err(e.to_string()),
+        Err(e) => e.into_inner().to_string(),
+    };
+    if let Value::Object(fields) = value {
+        for (key, field) in fields {
+            let alone = Value::Object(Map::from_iter([(key.clone(), field)]));
+            if let Err(e) = serde_path_to_error::deserialize::<_, T>(alone) {
+                let path = e.path().to_string();
+                let path = if path == "." { key } else { path };
+                return Err(format!("{path}: {}", e.into_inner()));
+            }
+        }
+    }
+    Err(error)
 }
 
 /// The PATH a container gets when neither its image nor its config sets

@@ -29,6 +29,7 @@ impl Daemon {
         let host_config = request.host_config.with_defaults();
         let options = RunOptions::of(&host_config)?;
         spec::check_supported(&config, &host_config, &options)?;
+        spec::validate(&config, &options)?;
         spec::resources(&options).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
         let runtime = if options.runtime.is_empty() {
             self.config.default_runtime.clone()
@@ -78,6 +79,16 @@ impl Daemon {
             for (file, contents) in etc::files(&etc) {
                 images::atomic::write_file(&dir.join(file), contents.as_bytes())?;
             }
+            // The spec built once now, so what it refuses (an unknown
+            // capability or user, a missing device) is refused at create.
+            let place = spec::Placement {
+                bundle: &dir,
+                netns: None,
+                init: self.config.init.as_deref(),
+                cgroup_parent: super::start::CGROUP_PARENT,
+            };
+            let request = spec::request(&id, &config, &host_config, &place)?;
+            spec::build(&request, true)?;
             Ok(())
         })();
         if let Err(e) = made {

@@ -78,8 +78,9 @@ pub struct DeviceMapping {
 
 impl RunOptions {
     pub fn of(host_config: &HostConfig) -> Result<RunOptions, ApiError> {
-        serde_json::from_value(serde_json::Value::Object(host_config.extra.clone()))
-            .map_err(|e| ApiError::bad_request(format!("invalid HostConfig: {e}")))
+        let value = serde_json::Value::Object(host_config.extra.clone());
+        api::types::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("invalid HostConfig.{e}")))
     }
 }
 
@@ -145,6 +146,88 @@ pub fn check_supported(
             "a health check",
             "health checks come with the engine's next issue",
         );
+    }
+    Ok(())
+}
+
+/// Docker's smallest memory limit: less would not hold the runtime itself.
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// Checks what dockerd checks at create, so that a bad value is a 400 now
+/// rather than a failed start later.
+pub fn validate(config: &ContainerConfig, options: &RunOptions) -> Result<(), ApiError> {
+    let bad = |message: String| Err(ApiError::bad_request(message));
+    // A C string ends at NUL: execve(2) would run something else.
+    let strings = config
+        .cmd
+        .iter()
+        .chain(config.entrypoint.iter())
+        .chain(config.env.iter())
+        .flatten()
+        .chain([
+            &config.working_dir,
+            &config.user,
+            &config.hostname,
+            &config.image,
+        ]);
+    for text in strings {
+        if text.contains('\0') {
+            return bad(format!("{text:?} contains a NUL byte"));
+        }
+    }
+    if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
+        return bad(format!(
+            "the working directory '{}' is invalid, it needs to be an absolute path",
+            config.working_dir
+        ));
+    }
+    if let Some(signal) = config.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+        api::signal::parse(signal)
+            .map_err(|e| ApiError::bad_request(format!("Invalid signal: {e}")))?;
+    }
+    if options.memory != 0 && options.memory < MIN_MEMORY {
+        return bad("Minimum memory limit allowed is 6MB".into());
+    }
+    let cpus = cgroups::resources::online_cpus() as i64;
+    if options.nano_cpus != 0 && !(10_000_000..=cpus * 1_000_000_000).contains(&options.nano_cpus) {
+        return bad(format!(
+            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        ));
+    }
+    for (name, value) in [
+        ("CPU shares", options.cpu_shares),
+        ("CPU quota", options.cpu_quota),
+        ("CPU period", options.cpu_period),
+        ("memory reservation", options.memory_reservation),
+        ("SHM size", options.shm_size),
+    ] {
+        if value < 0 {
+            return bad(format!("invalid {name} {value}: it cannot be negative"));
+        }
+    }
+    for (name, list, online) in [
+        (
+            "--cpuset-cpus",
+            &options.cpuset_cpus,
+            "/sys/devices/system/cpu/online",
+        ),
+        (
+            "--cpuset-mems",
+            &options.cpuset_mems,
+            "/sys/devices/system/node/online",
+        ),
+    ] {
+        if !list.is_empty() {
+            let available = std::fs::read_to_string(online).unwrap_or_else(|_| "0".into());
+            cgroups::resources::check_cpuset(list, &available, name)
+                .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        }
+    }
+    if !(-1000..=1000).contains(&options.oom_score_adj) {
+        return bad(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            options.oom_score_adj
+        ));
     }
     Ok(())
 }
@@ -267,7 +350,7 @@ pub fn resources(options: &RunOptions) -> anyhow::Result<Resources> {
     let (cpu_quota, cpu_period) = if options.nano_cpus > 0 {
         // --cpus 1.5: 150 ms of CPU time in every 100 ms period.
         (
-            Some(options.nano_cpus as u64 * CPU_PERIOD / 1_000_000_000),
+            Some((options.nano_cpus as u128 * CPU_PERIOD as u128 / 1_000_000_000) as u64),
             Some(CPU_PERIOD),
         )
     } else {

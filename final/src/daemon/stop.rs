@@ -29,14 +29,18 @@ impl Daemon {
                 container.id
             )));
         }
-        match self.shim_client(&container.id).signal(signal as i32) {
+        let shim = self.shim_client(&container.id);
+        match shim.signal(signal as i32) {
             Ok(()) => Ok(()),
-            // It exited between the check and the signal.
-            Err(_) if !container.state().is_running() => Err(ApiError::conflict(format!(
-                "cannot kill container: {}: container {} is not running",
-                container.name(),
-                container.id
-            ))),
+            // It exited between the check and the signal (the monitor may
+            // not have written it down yet: the shim's status file has).
+            Err(_) if shim.saved_status().is_ok_and(|s| s.status == "exited") => {
+                Err(ApiError::conflict(format!(
+                    "cannot kill container: {}: container {} is not running",
+                    container.name(),
+                    container.id
+                )))
+            }
             Err(e) => Err(ApiError::internal(format!("{e:#}"))),
         }
     }
@@ -80,8 +84,14 @@ impl Daemon {
             .wait(WaitCondition::NextExit, exits, grace)
             .is_none()
         {
-            let _ = self.kill(container, Signal::SIGKILL);
-            container.wait(WaitCondition::NextExit, exits, None);
+            // Waited for only when SIGKILL reached it: nothing else ends it.
+            match self.kill(container, Signal::SIGKILL) {
+                Ok(()) => {
+                    container.wait(WaitCondition::NextExit, exits, None);
+                }
+                Err(e) if e.status == 409 => {} // it exited meanwhile
+                Err(e) => return Err(e),
+            }
         }
         Ok(true)
     }
@@ -111,8 +121,13 @@ impl Daemon {
             if container.state().status() == Status::Paused {
                 let _ = self.runtime_command(container, &["resume", &container.id]);
             }
-            let _ = self.kill(container, Signal::SIGKILL);
-            container.wait(WaitCondition::NextExit, exits, None);
+            match self.kill(container, Signal::SIGKILL) {
+                Ok(()) => {
+                    container.wait(WaitCondition::NextExit, exits, None);
+                }
+                Err(e) if e.status == 409 => {} // it exited meanwhile
+                Err(e) => return Err(e),
+            }
         }
         self.table().remove(&container.id);
         self.execs

@@ -385,6 +385,7 @@ fn update(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
         }
     }
     let options = crate::daemon::spec::RunOptions::of(&host_config)?;
+    crate::daemon::spec::validate(&container.record().config, &options)?;
     let resources = crate::daemon::spec::resources(&options)
         .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     if container.state().is_running() {

@@ -67,41 +67,7 @@ impl Daemon {
         let socket = dir.path().join("d.sock");
         let docker_config = dir.path().join("docker-config");
         std::fs::create_dir(&docker_config).unwrap();
-        let mut child = Command::new(MINIDOCKERD)
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("run"))
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting minidockerd");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("API listen on") {
-                    let _ = ready_tx.send(());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        // The daemon says it listens once the socket accepts connections.
-        if ready_rx.recv_timeout(HANG).is_err() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "minidockerd did not start; its log:\n{}",
-                log.lock().unwrap().join("\n")
-            );
-        }
+        let (child, log) = spawn(dir.path(), &socket, extra);
         Daemon {
             child,
             dir,
@@ -109,6 +75,24 @@ impl Daemon {
             log,
             docker_config,
         }
+    }
+
+    /// Stops the daemon (SIGTERM: it stops its containers) and starts it
+    /// again on the same roots, with `extra` flags.
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.terminate();
+        let (child, log) = spawn(self.dir.path(), &self.socket, extra);
+        self.child = child;
+        self.log = log;
+    }
+
+    /// SIGTERM, and the wait for the daemon's exit.
+    pub fn terminate(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
     }
 
     pub fn host(&self) -> String {
@@ -218,14 +202,50 @@ pub fn wait_output(child: Child, what: &str, daemon: &Daemon) -> Output {
     }
 }
 
+/// Starts minidockerd on the roots under `dir`; returns once it listens.
+fn spawn(dir: &Path, socket: &Path, extra: &[&str]) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new(MINIDOCKERD)
+        .arg("--data-root")
+        .arg(dir.join("data"))
+        .arg("--exec-root")
+        .arg(dir.join("run"))
+        .arg("-H")
+        .arg(format!("unix://{}", socket.display()))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting minidockerd");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let lines = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("API listen on") {
+                let _ = ready_tx.send(());
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
+    // The daemon says it listens once the socket accepts connections.
+    if ready_rx.recv_timeout(HANG).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "minidockerd did not start; its log:\n{}",
+            log.lock().unwrap().join("\n")
+        );
+    }
+    (child, log)
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         // SIGTERM: the daemon stops its containers and exits.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
+        self.terminate();
         // What it mounted under its temp dir (snapshots, network
         // namespaces) must not outlive the test, even after a failure.
         let base = self.dir.path().to_string_lossy().into_owned();

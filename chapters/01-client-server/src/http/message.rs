@@ -20,6 +20,7 @@ pub enum HeadError {
 /// messages (how a keep-alive connection normally ends).
 pub fn read_head<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<Vec<u8>>, HeadError> {
     let mut head: Vec<u8> = Vec::new();
+    let mut blank = 0;
     loop {
         let available = match reader.fill_buf() {
             Ok(buf) => buf,
@@ -27,11 +28,27 @@ pub fn read_head<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<Vec<
             Err(e) => return Err(HeadError::Io(e)),
         };
         if available.is_empty() {
-            return if head.iter().all(|b| *b == b'\r' || *b == b'\n') {
+            return if head.is_empty() {
                 Ok(None)
             } else {
                 Err(HeadError::Truncated)
             };
+        }
+        // RFC 9112 §2.2: a server SHOULD ignore empty lines before a
+        // request line (some clients send a CRLF after a body).
+        if head.is_empty() {
+            let skip = available
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            if skip > 0 {
+                reader.consume(skip);
+                blank += skip;
+                if blank > limit {
+                    return Err(HeadError::TooLarge);
+                }
+                continue;
+            }
         }
         let searched_from = head.len().saturating_sub(3);
         let take = available.len().min(limit + 1 - head.len());
@@ -42,12 +59,7 @@ pub fn read_head<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<Vec<
             let consumed_now = take - (head.len() - end);
             reader.consume(consumed_now);
             head.truncate(end);
-            // RFC 9112 §2.2: a server SHOULD ignore empty lines before a request line.
-            let start = head
-                .iter()
-                .position(|b| *b != b'\r' && *b != b'\n')
-                .unwrap_or(0);
-            return Ok(Some(head.split_off(start)));
+            return Ok(Some(head));
         }
         reader.consume(take);
         if head.len() > limit {
@@ -326,6 +338,18 @@ mod tests {
         let mut rest = String::new();
         r.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "BODY");
+    }
+
+    #[test]
+    fn blank_lines_before_the_request_line_are_skipped() {
+        // "\r\n\r\n" alone looks like an empty head: it must not end one.
+        let mut r = BufReader::new(Cursor::new(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n".to_vec()));
+        assert_eq!(
+            read_head(&mut r, 1024).unwrap().unwrap(),
+            b"GET / HTTP/1.1\r\n\r\n"
+        );
+        let mut only_blank = BufReader::new(Cursor::new(b"\r\n\r\n".to_vec()));
+        assert!(read_head(&mut only_blank, 1024).unwrap().is_none());
     }
 
     #[test]

@@ -114,7 +114,9 @@ impl Request<'_> {
         } else {
             &bytes
         };
-        serde_json::from_slice(text)
+        let value: serde_json::Value = serde_json::from_slice(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+        crate::types::from_value(value)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
     }
 }

@@ -67,14 +67,27 @@ impl ShimClient {
         };
         let mut line = serde_json::to_vec(request)?;
         line.push(b'\n');
-        connection.write_all(&line).context("writing to the shim")?;
+        // A shim on its way out closes connections it has not read: the
+        // request or the answer then meets a closed socket (EPIPE,
+        // ECONNRESET), or the answer is an empty line. Its status file has
+        // the last word by then.
+        let gone = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            )
+        };
+        match connection.write_all(&line) {
+            Err(e) if gone(&e) => return Ok(None),
+            other => other.context("writing to the shim")?,
+        }
         let mut reader = BufReader::new(connection);
         let mut answer = String::new();
-        reader
-            .read_line(&mut answer)
-            .context("reading the shim's answer")?;
+        match reader.read_line(&mut answer) {
+            Err(e) if gone(&e) => return Ok(None),
+            other => other.context("reading the shim's answer")?,
+        };
         if answer.is_empty() {
-            // It closed without answering: it was on its way out.
             return Ok(None);
         }
         let answer: serde_json::Value =
