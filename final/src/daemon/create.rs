@@ -30,6 +30,7 @@ impl Daemon {
         let options = RunOptions::of(&host_config)?;
         spec::check_supported(&config, &host_config, &options)?;
         spec::validate(&config, &options)?;
+        spec::log_rotation(&host_config)?;
         spec::resources(&options).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
         let runtime = if options.runtime.is_empty() {
             self.config.default_runtime.clone()

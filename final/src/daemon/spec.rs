@@ -232,6 +232,55 @@ pub fn validate(config: &ContainerConfig, options: &RunOptions) -> Result<(), Ap
     Ok(())
 }
 
+/// `--log-opt max-size=10m --log-opt max-file=3`: when the shim rotates
+/// the json-file log. `None`: the shim's defaults.
+pub struct LogRotation {
+    pub max_size: Option<u64>,
+    pub max_files: Option<u32>,
+}
+
+/// `--log-driver` and `--log-opt`: json-file is the one driver here.
+pub fn log_rotation(host_config: &HostConfig) -> Result<LogRotation, ApiError> {
+    let log = &host_config.log_config;
+    if !matches!(log.kind.as_str(), "" | "json-file") {
+        return Err(ApiError::bad_request(format!(
+            "logging driver {:?} is not supported by minidockerd: json-file is its only driver",
+            log.kind
+        )));
+    }
+    let mut rotation = LogRotation {
+        max_size: None,
+        max_files: None,
+    };
+    for (key, value) in &log.config {
+        let bad = |what: &str| ApiError::bad_request(format!("--log-opt {key}={value}: {what}"));
+        match key.as_str() {
+            "max-size" if value == "-1" => {}
+            "max-size" => {
+                rotation.max_size = Some(
+                    cgroups::resources::parse_bytes(value)
+                        .map_err(|_| bad("use a size like 10m"))?,
+                )
+            }
+            "max-file" => {
+                rotation.max_files = Some(
+                    value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| bad("use a number of files, 1 or more"))?,
+                )
+            }
+            _ => {
+                return Err(bad(
+                    "unknown log opt (json-file takes max-size and max-file)",
+                ));
+            }
+        }
+    }
+    Ok(rotation)
+}
+
 /// What the spec needs besides the records: paths on this host.
 pub struct Placement<'a> {
     /// The bundle: config.json goes here, the snapshot is `rootfs/`.

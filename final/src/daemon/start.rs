@@ -126,6 +126,13 @@ impl Daemon {
             .arg(self.config.runtime_root(&record.runtime))
             .arg("--log-file")
             .arg(log_path(container));
+        let rotation = spec::log_rotation(&record.host_config)?;
+        if let Some(bytes) = rotation.max_size {
+            shim.arg("--log-max-size").arg(bytes.to_string());
+        }
+        if let Some(files) = rotation.max_files {
+            shim.arg("--log-max-files").arg(files.to_string());
+        }
         if record.config.tty {
             shim.arg("--tty");
         }

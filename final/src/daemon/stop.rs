@@ -13,8 +13,8 @@ use api::ApiError;
 use api::containers::{Status, WaitCondition};
 use nix::sys::signal::Signal;
 
-use super::Daemon;
 use super::container::Container;
+use super::{Daemon, spec};
 
 /// Docker's grace period before SIGKILL.
 pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
@@ -184,6 +184,48 @@ impl Daemon {
         container.update(|r| {
             r.state.status = if pause { "paused" } else { "running" }.into();
         })?;
+        Ok(())
+    }
+
+    /// `docker update`: checks the new HostConfig as create would, and
+    /// gives a running container's cgroup its new limits — the runtime's
+    /// `update --resources FILE`, config.json's `linux.resources` (what
+    /// containerd's shim hands runc).
+    pub fn update_resources(
+        &self,
+        container: &Container,
+        host_config: &api::types::HostConfig,
+    ) -> Result<(), ApiError> {
+        let record = container.snapshot();
+        let options = spec::RunOptions::of(host_config)?;
+        spec::validate(&record.config, &options)?;
+        spec::resources(&options).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        if !record.state.is_running() {
+            return Ok(()); // the next start builds its spec from the new HostConfig
+        }
+        let place = spec::Placement {
+            bundle: &container.dir,
+            netns: None,
+            init: self.config.init.as_deref(),
+            cgroup_parent: super::start::CGROUP_PARENT,
+        };
+        let request = spec::request(&container.id, &record.config, host_config, &place)
+            .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let built =
+            spec::build(&request, true).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let mut resources = serde_json::to_value(built.linux.and_then(|l| l.resources))
+            .context("encoding the resources")?;
+        // The device rules stay as the container started with them.
+        if let Some(fields) = resources.as_object_mut() {
+            fields.remove("devices");
+        }
+        let file = container.dir.join("resources.json");
+        images::atomic::write_file(&file, &serde_json::to_vec(&resources).context("resources")?)?;
+        let file = file.to_string_lossy();
+        self.runtime_command(container, &["update", "--resources", &file, &container.id])
+            .map_err(|e| {
+                ApiError::bad_request(format!("Cannot update container {}: {e:#}", container.id))
+            })?;
         Ok(())
     }
 

@@ -384,35 +384,7 @@ fn update(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
             host_config.extra.insert(key.clone(), value.clone());
         }
     }
-    let options = crate::daemon::spec::RunOptions::of(&host_config)?;
-    crate::daemon::spec::validate(&container.record().config, &options)?;
-    let resources = crate::daemon::spec::resources(&options)
-        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-    if container.state().is_running() {
-        let mut args: Vec<String> = vec!["update".into()];
-        let mut flag = |name: &str, value: Option<String>| {
-            if let Some(value) = value {
-                args.push(format!("--{name}={value}"));
-            }
-        };
-        flag("memory", resources.memory.map(|v| v.to_string()));
-        flag("memory-swap", resources.memory_swap.map(|v| v.to_string()));
-        flag(
-            "memory-reservation",
-            resources.memory_reservation.map(|v| v.to_string()),
-        );
-        flag("cpu-quota", resources.cpu_quota.map(|v| v.to_string()));
-        flag("cpu-period", resources.cpu_period.map(|v| v.to_string()));
-        flag("cpu-share", resources.cpu_shares.map(|v| v.to_string()));
-        flag("cpuset-cpus", resources.cpuset_cpus.clone());
-        flag("cpuset-mems", resources.cpuset_mems.clone());
-        flag("pids-limit", resources.pids_limit.map(|v| v.to_string()));
-        args.push(container.id.clone());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        d.runtime_command(&container, &args).map_err(|e| {
-            ApiError::bad_request(format!("Cannot update container {}: {e:#}", container.id))
-        })?;
-    }
+    d.update_resources(&container, &host_config)?;
     container.update(|r| r.host_config = host_config)?;
     Ok(Response::json(200, &json!({"Warnings": []})))
 }
