@@ -33,6 +33,11 @@ TEST_PACKAGES=(
     runc              # the reference OCI runtime: our bundles run under it
     crun              # the other reference runtime (chapter 05's benchmark)
 )
+# The Python docker SDK, the engine's other real client (final/tests/docker_py.rs).
+# pip installs it into a venv of its own: Debian's pip refuses to install into
+# the system Python (PEP 668, "externally-managed-environment").
+DOCKER_PY_VENV=/opt/minidocker/docker-py
+DOCKER_PY_REQUIREMENT='docker>=7,<8'
 # The oldest Rust the workspace builds with (Cargo.toml: rust-version).
 MIN_RUST=1.85
 
@@ -189,12 +194,33 @@ ensure_vagrant() {
     fi
 }
 
+# The docker SDK in $DOCKER_PY_VENV. Checked by importing it: a venv left
+# half-made (no network during pip) has a python but no docker package.
+ensure_docker_py() {
+    local python=$DOCKER_PY_VENV/bin/python version
+    if version=$("$python" -c 'import docker; print(docker.__version__)' 2>/dev/null); then
+        echo "docker-py: docker $version already in $DOCKER_PY_VENV"
+        return
+    fi
+    # python3-venv brings ensurepip, without which `python3 -m venv` fails.
+    apt_ensure python3-venv
+    # Debian's /usr/bin/python3 by full path: a python3 earlier on PATH
+    # (pyenv, a user's own build) may be gone tomorrow, and the venv with it.
+    # --clear: start again from nothing if an earlier attempt left a broken venv.
+    echo "docker-py: installing $DOCKER_PY_REQUIREMENT into $DOCKER_PY_VENV"
+    mkdir -p "$(dirname "$DOCKER_PY_VENV")"
+    /usr/bin/python3 -m venv --clear "$DOCKER_PY_VENV"
+    "$python" -m pip install -q --disable-pip-version-check "$DOCKER_PY_REQUIREMENT" >/dev/null
+    echo "docker-py: docker $("$python" -c 'import docker; print(docker.__version__)') in $DOCKER_PY_VENV"
+}
+
 apt_ensure "${BASE_PACKAGES[@]}"
 ensure_rust
 ensure_mdbook
 if $with_tests; then
     apt_ensure "${TEST_PACKAGES[@]}"
     ensure_docker
+    ensure_docker_py
     ensure_vagrant
 fi
 echo "provision: done"

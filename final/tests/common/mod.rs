@@ -86,13 +86,26 @@ impl Daemon {
         self.log = log;
     }
 
-    /// SIGTERM, and the wait for the daemon's exit.
+    /// SIGTERM, and the wait for the daemon's exit; a daemon that hangs
+    /// on its way out is SIGKILLed after [`HANG`] (and the test says so).
     pub fn terminate(&mut self) {
+        let pid = self.child.id() as i32;
+        // Our child, not reaped yet: the PID is still its own.
+        let pidfd = namespaces::pidfd::PidFd::open(pid);
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGTERM,
         );
+        let exited = pidfd.and_then(|fd| fd.wait_exit(HANG)).unwrap_or(false);
+        if !exited {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
+        assert!(
+            exited || std::thread::panicking(),
+            "minidockerd did not exit within {HANG:?} of SIGTERM; its log:\n{}",
+            self.log_text()
+        );
     }
 
     pub fn host(&self) -> String {
