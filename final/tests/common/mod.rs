@@ -89,6 +89,9 @@ impl Daemon {
     /// SIGTERM, and the wait for the daemon's exit; a daemon that hangs
     /// on its way out is SIGKILLed after [`HANG`] (and the test says so).
     pub fn terminate(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return; // ended already (a test killed it)
+        }
         let pid = self.child.id() as i32;
         // Our child, not reaped yet: the PID is still its own.
         let pidfd = namespaces::pidfd::PidFd::open(pid);
