@@ -123,6 +123,7 @@ impl Container {
         dir.join("container.json")
     }
 
+    // ANCHOR: update
     /// Changes the record and writes it down before anyone sees the change.
     pub fn update(&self, change: impl FnOnce(&mut Record)) -> anyhow::Result<()> {
         let mut record = self.record();
@@ -137,6 +138,7 @@ impl Container {
         self.changed.notify_all();
         Ok(())
     }
+    // ANCHOR_END: update
 
     /// Records an exit (after the state says so): `next-exit` waiters wake.
     pub fn note_exit(&self) {

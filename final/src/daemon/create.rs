@@ -57,6 +57,7 @@ impl Daemon {
         let image = self.store.resolve(&config.image).map_err(image_error)?;
         merge_image_config(&mut config, &image.config.config)?;
 
+        // ANCHOR: create_snapshot
         let id = api::names::random_id()?;
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
@@ -96,6 +97,7 @@ impl Daemon {
             self.remove_files(&id, &dir);
             return Err(ApiError::bad_request(format!("{e:#}")));
         }
+        // ANCHOR_END: create_snapshot
 
         let mut table = self.table();
         let name = match name {

@@ -140,6 +140,7 @@ impl Daemon {
     }
     // ANCHOR_END: start_exec
 
+    // ANCHOR: exec_process
     /// The container's process (config.json) with the exec's changes.
     fn exec_process(
         &self,
@@ -172,6 +173,7 @@ impl Daemon {
         }
         Ok(serde_json::to_value(&process).context("encoding the exec's process")?)
     }
+    // ANCHOR_END: exec_process
 }
 
 // ANCHOR: relay_exec
@@ -198,6 +200,7 @@ pub fn relay(exec: &Exec, stream: BufReader<UnixStream>, client: Option<api::htt
             None
         }
     };
+    // ANCHOR: exec_frames
     let mut exit_code = None;
     loop {
         match stdcopy::read_frame_with_exit(&mut stream) {
@@ -230,6 +233,7 @@ pub fn relay(exec: &Exec, stream: BufReader<UnixStream>, client: Option<api::htt
         // No status frame: the shim went away with the container.
         state.exit_code = Some(exit_code.unwrap_or(137));
     }
+    // ANCHOR_END: exec_frames
     if let Some(out) = writer {
         let _ = out.shutdown(Shutdown::Both);
     }

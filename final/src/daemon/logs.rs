@@ -144,6 +144,7 @@ pub fn write_logs(
 ) -> io::Result<()> {
     let path = source.path.as_path();
     let tty = container.record().config.tty;
+    // ANCHOR: log_watch
     // Watched before reading, so no write between the read and the watch
     // is missed: the log's directory (writes, rotation) and the shim's
     // (its status file, replaced when the container exits).
@@ -182,6 +183,7 @@ pub fn write_logs(
         return Ok(());
     };
     follow(container, source, query, current, &watch, out)
+    // ANCHOR_END: log_watch
 }
 // ANCHOR_END: write_logs
 

@@ -56,6 +56,7 @@ impl Daemon {
             execs: Mutex::new(HashMap::new()),
             network_notice: Once::new(),
         });
+        // ANCHOR: find_containers
         for entry in fs::read_dir(&containers_dir)? {
             let dir = entry?.path();
             let path = Container::config_path(&dir);
@@ -76,6 +77,7 @@ impl Daemon {
                 .insert(container.id.clone(), Arc::clone(&container));
             daemon.restore(&container);
         }
+        // ANCHOR_END: find_containers
         Ok(daemon)
     }
 

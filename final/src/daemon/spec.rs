@@ -292,6 +292,7 @@ pub struct Placement<'a> {
 }
 
 // ANCHOR: spec_request
+// ANCHOR: spec_paths
 /// The spec builder's request for a container: its process from the
 /// (already merged) Config, its limits and privileges from HostConfig.
 pub fn request(
@@ -325,6 +326,7 @@ pub fn request(
     if let Some(netns) = place.netns {
         namespace_paths.insert(NamespaceKind::Network, netns.to_path_buf());
     }
+    // ANCHOR_END: spec_paths
     let security = security_options(options.security_opt.as_deref().unwrap_or_default())?;
     Ok(SpecRequest {
         args: config

@@ -71,6 +71,7 @@ impl Daemon {
     fn start_shim(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
         let record = container.snapshot();
         let id = &container.id;
+        // ANCHOR: start_spec
         // The namespace first (none with --network host): the runtime joins it.
         let host_network = record.host_config.network_mode == "host";
         let netns_path = netns::path_for(&self.config.exec_root, id);
@@ -99,6 +100,7 @@ impl Daemon {
             &container.dir.join("config.json"),
             &serde_json::to_vec_pretty(&config_json).context("config.json")?,
         )?;
+        // ANCHOR_END: start_spec
 
         // A shim of an earlier run left its status file: this run's shim
         // starts from an empty directory.
@@ -140,6 +142,7 @@ impl Daemon {
             shim.arg("--stdin");
         }
         self.debug(format!("starting {shim:?}"));
+        // ANCHOR: start_shim_spawn
         // The shim's first process exits once the container is created (or
         // not): its output is the socket's path, or the runtime's error.
         let output = shim
@@ -152,7 +155,9 @@ impl Daemon {
                 "failed to create task for container: {message}"
             )));
         }
+        // ANCHOR_END: start_shim_spawn
 
+        // ANCHOR: start_attach_then_start
         let shim = self.shim_client(id);
         // Attaches that came before the process get its first byte.
         let pending: Vec<_> = container
@@ -186,6 +191,7 @@ impl Daemon {
         })?;
         self.monitor(container, exits_before);
         Ok(())
+        // ANCHOR_END: start_attach_then_start
     }
 
     // ANCHOR: monitor
@@ -209,6 +215,7 @@ impl Daemon {
     }
     // ANCHOR_END: monitor
 
+    // ANCHOR: record_exit
     fn record_exit(self: &Arc<Self>, container: &Arc<Container>, status: &ShimStatus) {
         let result = container.update(|r| {
             r.state.status = "exited".into();
@@ -230,7 +237,9 @@ impl Daemon {
             }
         }
     }
+    // ANCHOR_END: record_exit
 
+    // ANCHOR: restore
     /// A container found at daemon start: one that ran has either exited
     /// meanwhile (its shim's status file says how) or runs on under its
     /// shim, watched again.
@@ -258,6 +267,7 @@ impl Daemon {
             }
         }
     }
+    // ANCHOR_END: restore
 }
 
 /// The container's json-file log, kept with its record (a restart appends).

@@ -59,6 +59,7 @@ impl Daemon {
         if !record.state.is_running() {
             return Ok(false);
         }
+        // ANCHOR: stop_grace
         let signal = signal
             .filter(|s| !s.is_empty())
             .or(record
@@ -94,6 +95,7 @@ impl Daemon {
             }
         }
         Ok(true)
+        // ANCHOR_END: stop_grace
     }
     // ANCHOR_END: stop
 

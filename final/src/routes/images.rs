@@ -76,6 +76,7 @@ fn tag(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 }
 
 // ANCHOR: remove
+// ANCHOR: remove_in_use
 /// `docker rmi`: 409 while a container uses the image (naming it), unless
 /// `force` and none of them runs (Docker's rule: the name goes, the image
 /// stays for its containers).
@@ -109,6 +110,7 @@ fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
         }
         return Ok(Response::json(200, &removed));
     }
+    // ANCHOR_END: remove_in_use
     let removed = d.store.remove(&name).map_err(image_error)?;
     let items: Vec<Value> = removed
         .iter()
