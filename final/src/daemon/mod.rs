@@ -66,7 +66,9 @@ impl Daemon {
                     "minidockerd: {} has no container.json: a create interrupted by a crash; removing it",
                     dir.display()
                 );
-                let _ = fs::remove_dir_all(&dir);
+                // Unmounted first: its snapshot may still be mounted there.
+                let id = dir.file_name().unwrap_or_default().to_string_lossy();
+                daemon.remove_files(&id, &dir);
                 continue;
             };
             let record: Record = serde_json::from_slice(&bytes)

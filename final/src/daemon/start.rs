@@ -206,17 +206,46 @@ impl Daemon {
             }
             match status {
                 Ok(status) => daemon.record_exit(&container, &status),
-                Err(e) => eprintln!(
-                    "minidockerd: lost track of container {}: {e:#}",
-                    container.id
-                ),
+                Err(e) => daemon.end_orphan(&container, &format!("{e:#}")),
             }
         });
     }
     // ANCHOR_END: monitor
 
+    // ANCHOR: end_orphan
+    /// A running container whose shim died (killed, crashed): nobody holds
+    /// its output or will collect its status any more. The runtime ends it
+    /// and removes its cgroup (`delete --force`), as containerd does after
+    /// a dead shim; it is recorded as killed.
+    pub fn end_orphan(self: &Arc<Self>, container: &Arc<Container>, why: &str) {
+        eprintln!(
+            "minidockerd: the shim of container {} is gone while it ran: ending the container \
+             (runtime delete --force)",
+            container.id
+        );
+        self.debug(format!("{}: {why}", container.id));
+        if let Err(e) = self.runtime_command(container, &["delete", "--force", &container.id]) {
+            eprintln!("minidockerd: {e:#}");
+        }
+        let status = ShimStatus {
+            exit_code: Some(137),
+            signal: Some("SIGKILL".into()),
+            finished_at: Some(api::timefmt::rfc3339_nanos(std::time::SystemTime::now())),
+            ..ShimStatus::default()
+        };
+        let _ = container
+            .update(|r| r.state.error = "its shim died while it ran: the runtime ended it".into());
+        self.record_exit(container, &status);
+    }
+    // ANCHOR_END: end_orphan
+
     // ANCHOR: record_exit
     fn record_exit(self: &Arc<Self>, container: &Arc<Container>, status: &ShimStatus) {
+        // Once per run: the monitor and a restore, or a stop that found
+        // the shim gone, may both get here.
+        if !container.state().is_running() {
+            return;
+        }
         let result = container.update(|r| {
             r.state.status = "exited".into();
             r.state.pid = 0;
@@ -241,8 +270,8 @@ impl Daemon {
 
     // ANCHOR: restore
     /// A container found at daemon start: one that ran has either exited
-    /// meanwhile (its shim's status file says how) or runs on under its
-    /// shim, watched again.
+    /// meanwhile (its shim's status file says how), runs on under its
+    /// shim (watched again), or lost its shim too (ended).
     pub fn restore(self: &Arc<Self>, container: &Arc<Container>) {
         if !container.state().is_running() {
             return;
@@ -253,18 +282,7 @@ impl Daemon {
                 self.monitor(container, container.exits());
             }
             Ok(status) => self.record_exit(container, &status),
-            Err(e) => {
-                eprintln!(
-                    "minidockerd: container {} was running, and its shim is gone: {e:#}",
-                    container.id
-                );
-                let _ = container.update(|r| {
-                    r.state.status = "exited".into();
-                    r.state.pid = 0;
-                    r.state.exit_code = 255;
-                    r.state.error = format!("its shim is gone: {e:#}");
-                });
-            }
+            Err(e) => self.end_orphan(container, &format!("{e:#}")),
         }
     }
     // ANCHOR_END: restore

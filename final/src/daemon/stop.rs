@@ -21,7 +21,11 @@ pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
 
 impl Daemon {
     /// Sends `signal` to the container's init. 409 when nothing runs.
-    pub fn kill(&self, container: &Container, signal: Signal) -> Result<(), ApiError> {
+    pub fn kill(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        signal: Signal,
+    ) -> Result<(), ApiError> {
         if !container.state().is_running() {
             return Err(ApiError::conflict(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -41,7 +45,11 @@ impl Daemon {
                     container.id
                 )))
             }
-            Err(e) => Err(ApiError::internal(format!("{e:#}"))),
+            // Its shim is gone while it ran: ended by the runtime instead.
+            Err(e) => {
+                self.end_orphan(container, &format!("{e:#}"));
+                Ok(())
+            }
         }
     }
 
@@ -50,8 +58,8 @@ impl Daemon {
     /// SIGTERM), up to `timeout` seconds (-1: for ever) to exit, then
     /// SIGKILL. Returns false when it was not running (304).
     pub fn stop(
-        &self,
-        container: &Container,
+        self: &Arc<Self>,
+        container: &Arc<Container>,
         signal: Option<&str>,
         timeout: Option<i64>,
     ) -> Result<bool, ApiError> {
@@ -103,7 +111,11 @@ impl Daemon {
     /// `docker rm`: 409 for a running container unless `force` (then
     /// SIGKILL first). Everything goes: snapshot, namespace, shim
     /// directory, record; `wait?condition=removed` waiters wake.
-    pub fn remove(&self, container: &Arc<Container>, force: bool) -> Result<(), ApiError> {
+    pub fn remove(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        force: bool,
+    ) -> Result<(), ApiError> {
         let _operation = container
             .operation
             .lock()
@@ -144,7 +156,7 @@ impl Daemon {
 
     /// The daemon is stopping: every running container gets its stop
     /// signal, all at once, each with its own timeout.
-    pub fn shutdown(&self) {
+    pub fn shutdown(self: &Arc<Self>) {
         let running: Vec<_> = self
             .containers()
             .into_iter()
