@@ -30,6 +30,7 @@ P=${P%/}
 # Our processes: "binary-name argument" (the argument must be on its command
 # line; "-" means any). Only long-lived ones: the rest exit on their own.
 PROCESSES=(
+    "minidockerd -"  # SIGTERM: it stops its containers first
     "ch01 daemon"
     "ch03 run"       # its container dies with it (PR_SET_PDEATHSIG)
     "ch04 run"
