@@ -239,9 +239,26 @@ impl ImageStore {
         let _lock = self.lock()?;
         let mut index = self.read_index()?;
         let name = reference.to_string();
+        let displaced: Vec<Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| d.annotations.get(IMAGE_NAME) == Some(&name))
+            .cloned()
+            .collect();
         index
             .manifests
             .retain(|d| d.annotations.get(IMAGE_NAME) != Some(&name));
+        // The image that had the name stays, without it, when it has no
+        // other (Docker's `<none>:<none>`): a dangling image, for `image
+        // prune` to remove, not one deleted behind the user's back.
+        for old in displaced {
+            let still_listed = index.manifests.iter().any(|d| d.digest == old.digest);
+            if old.digest != image.manifest_digest && !still_listed {
+                index
+                    .manifests
+                    .push(Descriptor::new(media::OCI_MANIFEST, old.digest, old.size));
+            }
+        }
         let mut descriptor = Descriptor::new(
             media::OCI_MANIFEST,
             image.manifest_digest.clone(),
@@ -277,8 +294,17 @@ impl ImageStore {
 
     /// `rmi`: removes a name; when an image has no names left, removes the
     /// image and every blob and layer no other image uses. Returns what it
-    /// did, as Docker's `rmi` reports it.
+    /// did, as Docker's `rmi` reports it. An image a snapshot is made of
+    /// stays (the snapshot's mount needs its layers).
     pub fn remove(&self, name: &str) -> anyhow::Result<Vec<Removed>> {
+        self.remove_with(name, false)
+    }
+
+    /// [`ImageStore::remove`]; with `force`, an image a snapshot is made of
+    /// goes too, as `docker rmi -f` does with an image that only stopped
+    /// containers use: the snapshots keep their layers, collected with the
+    /// last snapshot ([`ImageStore::collect_unused_layers`]).
+    pub fn remove_with(&self, name: &str, force: bool) -> anyhow::Result<Vec<Removed>> {
         let image = self.resolve(name)?;
         let by_name = Reference::parse(name).ok().and_then(|r| {
             image
@@ -311,7 +337,7 @@ impl ImageStore {
             .iter()
             .any(|d| d.digest == image.manifest_digest)
         {
-            if let Some(user) = self.snapshots_using(&image)?.first() {
+            if let Some(user) = self.snapshots_using(&image)?.first().filter(|_| !force) {
                 return Err(StoreError::InUse {
                     image: image.display_name(),
                     user: format!(
@@ -333,10 +359,22 @@ impl ImageStore {
         Ok(report)
     }
 
-    /// Deletes blobs and layer dirs that no manifest in `index` refers to.
+    /// Deletes the layers that neither an image nor a snapshot needs any
+    /// more: after the last container of a force-removed image.
+    pub fn collect_unused_layers(&self) -> anyhow::Result<()> {
+        let _lock = self.lock()?;
+        let index = self.read_index()?;
+        self.collect_garbage(&index)
+    }
+
+    /// Deletes blobs and layer dirs that no manifest in `index` refers to,
+    /// and no snapshot stacks.
     fn collect_garbage(&self, index: &Index) -> anyhow::Result<()> {
         let mut blobs = BTreeSet::new();
-        let mut diff_ids = BTreeSet::new();
+        let mut diff_ids: BTreeSet<Digest> = crate::snapshot::list(self)?
+            .into_iter()
+            .flat_map(|s| s.layers)
+            .collect();
         for entry in &index.manifests {
             let image = self.load_image(&entry.digest)?;
             blobs.insert(entry.digest.clone());

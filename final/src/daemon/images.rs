@@ -150,18 +150,28 @@ pub fn history(image: &Image) -> Value {
     Value::Array(steps)
 }
 
+/// The names of `image` that a `reference` filter's patterns match.
+pub fn matching_tags(image: &Image, patterns: &[String]) -> Vec<String> {
+    image
+        .tags
+        .iter()
+        .filter(|t| patterns.iter().any(|p| reference_matches(p, t)))
+        .map(|t| t.familiar())
+        .collect()
+}
+
+fn reference_matches(pattern: &str, tag: &::images::reference::Reference) -> bool {
+    glob(pattern, &tag.familiar())
+        || glob(pattern, &tag.familiar_repository())
+        || glob(pattern, &tag.to_string())
+}
+
 /// `GET /images/json`'s filters: `reference` (a name, `*` as a wildcard),
 /// `dangling`, `label`.
 pub fn matches(image: &Image, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
     for (key, values) in filters {
         let accepted = match key.as_str() {
-            "reference" => values.iter().any(|pattern| {
-                image.tags.iter().any(|t| {
-                    glob(pattern, &t.familiar())
-                        || glob(pattern, &t.familiar_repository())
-                        || glob(pattern, &t.to_string())
-                })
-            }),
+            "reference" => !matching_tags(image, values).is_empty(),
             "dangling" => values.iter().any(|v| match v.as_str() {
                 "true" | "1" => image.tags.is_empty(),
                 _ => !image.tags.is_empty(),

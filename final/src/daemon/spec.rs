@@ -308,8 +308,18 @@ pub fn request(
     } else {
         &config.user
     };
-    let resolved = namespaces::user::resolve(&rootfs, user)?;
+    let mut resolved = namespaces::user::resolve(&rootfs, user)?;
+    // The primary group is a supplementary one too (`id` lists it in
+    // groups=), as in the config.json dockerd writes.
+    if resolved.user.additional_gids.is_empty() {
+        resolved.user.additional_gids.push(resolved.user.gid);
+    }
+    // What Docker adds to every container's environment (moby:
+    // `CreateDaemonEnvironment`): HOSTNAME, and HOME for the user.
     let mut env = config.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", config.hostname));
+    }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", resolved.home));
     }

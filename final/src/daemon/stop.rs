@@ -149,6 +149,13 @@ impl Daemon {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, exec| exec.container_id != container.id);
         self.remove_files(&container.id, &container.dir);
+        // The last container of an image `rmi -f` removed held its layers.
+        let image_id = container.record().image_id.clone();
+        if self.store.resolve(&image_id).is_err() {
+            if let Err(e) = self.store.collect_unused_layers() {
+                eprintln!("minidockerd: removing the layers of {image_id}: {e:#}");
+            }
+        }
         container.note_removed();
         Ok(())
     }

@@ -38,7 +38,27 @@ fn list(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
                 .iter()
                 .filter(|c| c.record().image_id == id)
                 .count();
-            rows.push(daemon::images::summary(image, users as i64));
+            let mut row = daemon::images::summary(image, users as i64);
+            // `docker images busybox` shows busybox's tags, not every name
+            // of the images that have one.
+            if let Some(patterns) = filters.get("reference") {
+                let tags = daemon::images::matching_tags(image, patterns);
+                // The CLI makes a row of every repository in either list.
+                let digests: Vec<Value> = row["RepoDigests"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| {
+                        let repository = d.as_str().unwrap_or("").split('@').next();
+                        tags.iter()
+                            .any(|t| t.rsplit_once(':').map(|(r, _)| r) == repository)
+                    })
+                    .cloned()
+                    .collect();
+                row["RepoTags"] = json!(tags);
+                row["RepoDigests"] = json!(digests);
+            }
+            rows.push(row);
         }
     }
     Ok(Response::json(200, &rows))
@@ -78,8 +98,8 @@ fn tag(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 // ANCHOR: remove
 // ANCHOR: remove_in_use
 /// `docker rmi`: 409 while a container uses the image (naming it), unless
-/// `force` and none of them runs (Docker's rule: the name goes, the image
-/// stays for its containers).
+/// `force` and none of them runs: then the image goes, and its layers stay
+/// until its last container does (Docker's rule).
 fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let name = req.param("name").to_string();
     let image = d.store.resolve(&name).map_err(image_error)?;
@@ -102,16 +122,11 @@ fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
                 &running[..12]
             )));
         }
-        // Forced, with stopped users: untag only, the layers stay.
-        let mut removed = Vec::new();
-        for tag in &image.tags {
-            d.store.remove(&tag.to_string()).map_err(image_error)?;
-            removed.push(json!({"Untagged": tag.familiar()}));
-        }
-        return Ok(Response::json(200, &removed));
     }
     // ANCHOR_END: remove_in_use
-    let removed = d.store.remove(&name).map_err(image_error)?;
+    // Forced, with stopped users only: the image goes, its layers stay for
+    // their snapshots (moby: a soft conflict, which force overrides).
+    let removed = d.store.remove_with(&name, force).map_err(image_error)?;
     let items: Vec<Value> = removed
         .iter()
         .map(|r| match r {

@@ -822,11 +822,16 @@ fn handle_client(shared: &Arc<Shared>, connection: UnixStream) -> std::io::Resul
                 stderr,
                 stdin_once,
             } => {
+                // The answer goes out under the subscribers' lock, and the
+                // subscription is made before it is released: an engine
+                // that starts the container as soon as it reads the answer
+                // must not lose the first output, and no output may come
+                // before the answer line.
+                let mut subscribers = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
                 control::answer(
                     &mut out,
                     serde_json::json!({"ok": true, "tty": shared.options.tty}),
                 )?;
-                let mut subscribers = shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
                 if shared.output_ended.load(Ordering::SeqCst) {
                     // Nothing more will come: the end, at once.
                     let _ = connection.shutdown(std::net::Shutdown::Write);
