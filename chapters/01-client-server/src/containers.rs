@@ -13,6 +13,7 @@ use crate::http::Request;
 use crate::query::{self, Filters};
 use crate::stdcopy::{StreamType, write_frame};
 use crate::timefmt;
+use crate::types::ContainerCreateRequest;
 
 /// A container's state, as `State.Status` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +55,47 @@ pub fn status_text(
     }
 }
 // ANCHOR_END: status_text
+
+// ANCHOR: resolve
+/// Finds a container as dockerd does: its full ID, then its exact name,
+/// then a prefix of its ID that only it has. `containers` are (ID, name
+/// without the slash, what to return).
+pub fn resolve<T>(
+    reference: &str,
+    mut containers: Vec<(String, String, T)>,
+) -> Result<T, ApiError> {
+    let name = reference.strip_prefix('/').unwrap_or(reference);
+    let exact = containers
+        .iter()
+        .position(|(id, _, _)| id == reference)
+        .or_else(|| containers.iter().position(|(_, n, _)| n == name));
+    if let Some(at) = exact {
+        return Ok(containers.swap_remove(at).2);
+    }
+    let mut matches: Vec<T> = containers
+        .into_iter()
+        .filter(|(id, _, _)| !reference.is_empty() && id.starts_with(reference))
+        .map(|(_, _, item)| item)
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(ApiError::not_found(format!(
+            "No such container: {reference}"
+        ))),
+        _ => Err(ApiError::bad_request(format!(
+            "multiple IDs found with provided prefix: {reference}"
+        ))),
+    }
+}
+// ANCHOR_END: resolve
+
+/// The body of `POST /containers/create`; an empty one is a 400.
+pub fn create_request(req: &mut Request) -> Result<ContainerCreateRequest, ApiError> {
+    let body: Option<ContainerCreateRequest> = req.json()?;
+    body.map(ContainerCreateRequest::normalize).ok_or_else(|| {
+        ApiError::bad_request("config cannot be empty in order to create a container")
+    })
+}
 
 /// What `POST /containers/{id}/wait?condition=` waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,6 +18,18 @@ pub fn parse(text: &str) -> Result<Signal, String> {
         .map_err(|_| format!("invalid signal: {text}"))
 }
 
+/// Blocks SIGINT and SIGTERM in the calling thread, for a daemon to
+/// `wait()` for them on the returned set. Called before any thread exists:
+/// threads inherit the mask, so no other thread is ever interrupted by
+/// them, and the daemon's shutdown runs in one place.
+pub fn block_shutdown_signals() -> nix::Result<nix::sys::signal::SigSet> {
+    let mut signals = nix::sys::signal::SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block()?;
+    Ok(signals)
+}
+
 /// The exit status Docker reports for a process killed by `signal`: 128 + N
 /// (137 for SIGKILL, 143 for SIGTERM), as a shell does.
 pub fn exit_status_for(signal: i32) -> i64 {

@@ -11,7 +11,6 @@ use api::http::{Host, Listener};
 use clap::Parser;
 use minidocker::config::{self, DEFAULT_RUNTIME, DaemonConfig};
 use minidocker::daemon::Daemon;
-use nix::sys::signal::{SigSet, Signal};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -128,15 +127,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .iter()
         .map(|h| parse_host(h))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    // Blocked before any thread exists: threads inherit the mask, so only
-    // the wait below sees them. (A container's process starts with none
-    // blocked: the runtime resets them, chapter 03's `reset_signals`.)
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals
-        .thread_block()
-        .context("blocking SIGINT and SIGTERM")?;
+    // Blocked before any thread exists, so only the wait below sees them.
+    // (A container's process starts with none blocked: the runtime resets
+    // them, chapter 03's `reset_signals`.)
+    let signals = api::signal::block_shutdown_signals().context("blocking SIGINT and SIGTERM")?;
 
     let config = DaemonConfig {
         data_root: std::path::absolute(&cli.data_root)?,

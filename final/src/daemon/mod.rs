@@ -95,31 +95,14 @@ impl Daemon {
     }
 
     // ANCHOR: resolve
-    /// Finds a container as dockerd does: full ID, then exact name, then a
-    /// unique ID prefix.
+    /// Finds a container by full ID, name or unique ID prefix
+    /// (chapter 01's rule, `api::containers::resolve`).
     pub fn resolve(&self, reference: &str) -> Result<Arc<Container>, ApiError> {
         let table = self.table();
-        if let Some(c) = table.get(reference) {
-            return Ok(Arc::clone(c));
-        }
-        let name = reference.strip_prefix('/').unwrap_or(reference);
-        if let Some(c) = table.values().find(|c| c.record().name == name) {
-            return Ok(Arc::clone(c));
-        }
-        let matches: Vec<_> = table
-            .range(reference.to_string()..)
-            .take_while(|(id, _)| !reference.is_empty() && id.starts_with(reference))
-            .map(|(_, c)| c)
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok(Arc::clone(one)),
-            [] => Err(ApiError::not_found(format!(
-                "No such container: {reference}"
-            ))),
-            _ => Err(ApiError::bad_request(format!(
-                "multiple IDs found with provided prefix: {reference}"
-            ))),
-        }
+        let candidates = table
+            .values()
+            .map(|c| (c.id.clone(), c.record().name.clone(), Arc::clone(c)));
+        api::containers::resolve(reference, candidates.collect())
     }
     // ANCHOR_END: resolve
 

@@ -64,11 +64,8 @@ pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
 }
 
 fn create(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
-    let body: Option<ContainerCreateRequest> = req.json()?;
-    let body = body.ok_or_else(|| {
-        ApiError::bad_request("config cannot be empty in order to create a container")
-    })?;
-    let container = d.create(req.query("name"), body.normalize())?;
+    let body = containers::create_request(req)?;
+    let container = d.create(req.query("name"), body)?;
     Ok(Response::json(
         201,
         &ContainerCreateResponse {

@@ -11,7 +11,6 @@ mod volumes;
 use std::sync::Arc;
 
 use api::http::{Router, Server};
-use api::version::API_VERSION;
 
 use crate::daemon::Daemon;
 
@@ -25,12 +24,6 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     networks::add(&mut router, daemon);
     volumes::add(&mut router);
     Server::new(router)
-        .default_header("Api-Version", &API_VERSION.to_string())
-        .default_header("Docker-Experimental", "false")
-        .default_header("Ostype", "linux")
-        .default_header(
-            "Server",
-            &format!("minidocker/{} (linux)", env!("CARGO_PKG_VERSION")),
-        )
+        .engine_headers(&format!("minidocker/{}", env!("CARGO_PKG_VERSION")))
         .trace(trace)
 }

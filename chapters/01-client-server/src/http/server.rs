@@ -249,6 +249,15 @@ impl Server {
         self
     }
 
+    /// The headers dockerd puts on every answer (the CLI reads them from
+    /// `/_ping`): the API version, `Ostype`, and `Server: PRODUCT (linux)`.
+    pub fn engine_headers(self, product: &str) -> Server {
+        self.default_header("Api-Version", &crate::version::API_VERSION.to_string())
+            .default_header("Docker-Experimental", "false")
+            .default_header("Ostype", "linux")
+            .default_header("Server", &format!("{product} (linux)"))
+    }
+
     pub fn trace(mut self, on: bool) -> Server {
         self.trace = on;
         self

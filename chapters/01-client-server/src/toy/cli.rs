@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use nix::sys::signal::{SigSet, Signal};
+
 use serde_json::json;
 
 use crate::http::{Client, DaemonError, Host, Listener};
@@ -200,15 +200,10 @@ fn for_each(names: &[String], action: impl Fn(&str) -> anyhow::Result<()>) -> an
 /// `ch01 daemon`: binds every -H, serves each on its own thread, and on
 /// SIGINT or SIGTERM stops the containers and removes its sockets.
 fn serve(hosts: Vec<Host>, trace: bool) -> anyhow::Result<i32> {
-    // Block the signals before any thread exists: threads inherit the mask,
-    // so only `wait()` below ever sees them. Child processes inherit it
-    // too: `Container::start` unblocks them again in each container.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals
-        .thread_block()
-        .context("blocking SIGINT and SIGTERM")?;
+    // Blocked before any thread exists, so only `wait()` below sees them.
+    // Child processes inherit the mask too: `Container::start` unblocks
+    // them again in each container.
+    let signals = crate::signal::block_shutdown_signals().context("blocking SIGINT and SIGTERM")?;
 
     let daemon = Arc::new(super::Daemon::default());
     let server = Arc::new(super::server(Arc::clone(&daemon), trace));

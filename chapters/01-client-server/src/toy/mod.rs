@@ -37,30 +37,13 @@ impl Daemon {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    // ANCHOR: resolve
-    /// Finds a container the way dockerd does: full id, then exact name,
-    /// then a unique id prefix.
     pub fn resolve(&self, reference: &str) -> Result<Arc<Container>, ApiError> {
         let table = self.table();
-        let name = reference.strip_prefix('/').unwrap_or(reference);
-        if let Some(c) = table.iter().find(|c| c.id == reference || c.name == name) {
-            return Ok(Arc::clone(c));
-        }
-        let matches: Vec<_> = table
+        let candidates = table
             .iter()
-            .filter(|c| !reference.is_empty() && c.id.starts_with(reference))
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok(Arc::clone(one)),
-            [] => Err(ApiError::not_found(format!(
-                "No such container: {reference}"
-            ))),
-            _ => Err(ApiError::bad_request(format!(
-                "multiple IDs found with provided prefix: {reference}"
-            ))),
-        }
+            .map(|c| (c.id.clone(), c.name.clone(), Arc::clone(c)));
+        containers::resolve(reference, candidates.collect())
     }
-    // ANCHOR_END: resolve
 
     fn create(
         &self,
@@ -204,11 +187,8 @@ pub fn server(daemon: Arc<Daemon>, trace: bool) -> Server {
     router.add("GET", "/info", move |_| Ok(Response::json(200, &info(&d))));
     let d = Arc::clone(&daemon);
     router.add("POST", "/containers/create", move |req| {
-        let body: Option<ContainerCreateRequest> = req.json()?;
-        let body = body.ok_or_else(|| {
-            ApiError::bad_request("config cannot be empty in order to create a container")
-        })?;
-        let container = d.create(req.query("name"), body.normalize())?;
+        let body = containers::create_request(req)?;
+        let container = d.create(req.query("name"), body)?;
         Ok(Response::json(
             201,
             &ContainerCreateResponse {
@@ -289,13 +269,7 @@ pub fn server(daemon: Arc<Daemon>, trace: bool) -> Server {
     });
 
     Server::new(router)
-        .default_header("Api-Version", &API_VERSION.to_string())
-        .default_header("Docker-Experimental", "false")
-        .default_header("Ostype", "linux")
-        .default_header(
-            "Server",
-            &format!("minidocker-ch01/{} (linux)", env!("CARGO_PKG_VERSION")),
-        )
+        .engine_headers(&format!("minidocker-ch01/{}", env!("CARGO_PKG_VERSION")))
         .trace(trace)
 }
 
