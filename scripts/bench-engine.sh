@@ -75,11 +75,11 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$tmp/bench.json" \
     -n "dockerd 20.10 (containerd + minirunc)" "docker -H $theirs run --runtime minirunc --rm --network none busybox true"
 
 # Medians: one slow run (a busy machine) moves the mean, not these.
-python3 -c '
+python3 - "$tmp/bench.json" <<'PY'
 import json, sys
-for r in json.load(open(sys.argv[1]))["results"]:
-    print(f"median {r["median"] * 1000:7.1f} ms  {r["command"]}")
-' "$tmp/bench.json"
+for result in json.load(open(sys.argv[1]))["results"]:
+    print("median %7.1f ms  %s" % (result["median"] * 1000, result["command"]))
+PY
 
 # The daemons' own memory, idle, after the runs.
 for pid in "${pids[@]}"; do
