@@ -25,6 +25,8 @@ pub struct DaemonConfig {
     /// minidocker-init, bound into `--init` containers (when built).
     pub init: Option<PathBuf>,
     pub debug: bool,
+    /// A clean stop leaves the containers running (`--live-restore`).
+    pub live_restore: bool,
 }
 
 impl DaemonConfig {

@@ -529,6 +529,11 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("reading the exec fifo"),
         }
         if start_time(saved.pid) != Some(saved.start_time) {
+            // Its byte may have come just before it ran a short program
+            // to its end: a byte in the fifo means it started.
+            if matches!(fifo.read(&mut byte), Ok(1)) {
+                break;
+            }
             bail!("the container's init died before it could start");
         }
         if Instant::now() > deadline {
@@ -538,7 +543,15 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
         let mut poll = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
         let _ = nix::poll::poll(&mut poll, nix::poll::PollTimeout::from(50u16));
     }
-    fs::remove_file(&fifo_path).with_context(|| format!("removing {}", fifo_path.display()))?;
+    // Gone already is fine: a process that exits at once may have been
+    // reaped and deleted (its state dir with it) by its supervisor before
+    // this line runs — it did start.
+    match fs::remove_file(&fifo_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", fifo_path.display()));
+        }
+        _ => {}
+    }
     let state = saved.oci_state(Status::Running);
     hooks::run_and_warn("poststart", &saved.hooks.poststart, &state);
     Ok(())

@@ -42,6 +42,13 @@ struct Cli {
     /// Do not create the offline images (hello, busybox) on the first start.
     #[arg(long)]
     no_default_images: bool,
+    /// Leave the containers running when the daemon stops (SIGTERM,
+    /// SIGINT); the next daemon reattaches to them. Without it a clean stop
+    /// stops them first. After a crash the next daemon keeps the survivors
+    /// either way (dockerd without live-restore would stop them): nothing
+    /// a user started ends because the daemon died.
+    #[arg(long)]
+    live_restore: bool,
     /// Log every request and the shim's command lines.
     #[arg(short = 'D', long)]
     debug: bool,
@@ -140,6 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         shim: config::sibling_binary("minishim")?,
         init: images::static_binary::find("minidocker-init").ok(),
         debug: cli.debug,
+        live_restore: cli.live_restore,
     };
     let daemon = Daemon::open(config)?;
     if !cli.no_default_images {
@@ -163,8 +171,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         eprintln!("minidockerd: API listen on {shown}");
     }
     let signal = signals.wait().context("waiting for a signal")?;
-    eprintln!("minidockerd: {signal}: stopping containers");
-    daemon.shutdown();
+    if cli.live_restore {
+        eprintln!("minidockerd: {signal}: leaving the containers running (--live-restore)");
+    } else {
+        eprintln!("minidockerd: {signal}: stopping containers");
+        daemon.shutdown();
+    }
     for path in sockets {
         let _ = std::fs::remove_file(path);
     }

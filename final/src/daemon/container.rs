@@ -25,6 +25,13 @@ pub struct State {
     pub error: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// A start or a removal under way, written down before its first step:
+    /// a daemon that died in the middle finds it, and finishes or undoes it
+    /// ([`super::Daemon::restore`]).
+    #[serde(default)]
+    pub starting: bool,
+    #[serde(default)]
+    pub removing: bool,
 }
 
 impl State {
@@ -81,6 +88,10 @@ pub struct Container {
     /// One lifecycle operation at a time: start, stop, remove.
     pub operation: Mutex<()>,
     pub pending_attaches: Mutex<Vec<PendingAttach>>,
+    /// False while a restarted daemon reattaches to it: requests for this
+    /// container wait for that, requests for others do not.
+    restored: Mutex<bool>,
+    restored_changed: Condvar,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -99,6 +110,31 @@ impl Container {
             progress: Mutex::new(Progress::default()),
             operation: Mutex::new(()),
             pending_attaches: Mutex::new(Vec::new()),
+            restored: Mutex::new(true),
+            restored_changed: Condvar::new(),
+        }
+    }
+
+    /// A container found on disk, to be reattached before it is used.
+    pub fn found(dir: &Path, record: Record) -> Container {
+        let container = Container::new(dir, record);
+        *container.restored.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        container
+    }
+
+    pub fn mark_restored(&self) {
+        *self.restored.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.restored_changed.notify_all();
+    }
+
+    /// Waits until a restarted daemon has reattached to this container.
+    pub fn wait_restored(&self) {
+        let mut restored = self.restored.lock().unwrap_or_else(|e| e.into_inner());
+        while !*restored {
+            restored = self
+                .restored_changed
+                .wait(restored)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 

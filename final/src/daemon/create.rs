@@ -71,6 +71,7 @@ impl Daemon {
                 &dir.join("rootfs"),
                 Snapshotter::Overlay,
             )?;
+            super::faults::point("create:snapshot-mounted");
             let etc = EtcOptions {
                 hostname: config.hostname.clone(),
                 extra_hosts: extra_hosts(options.extra_hosts.as_deref().unwrap_or_default())?,
@@ -129,6 +130,8 @@ impl Daemon {
                 error: String::new(),
                 started_at: None,
                 finished_at: None,
+                starting: false,
+                removing: false,
             },
             runtime,
             restart_count: 0,
@@ -160,6 +163,8 @@ impl Daemon {
         }
         netns::remove(&netns::path_for(&self.config.exec_root, id));
         let _ = fs::remove_dir_all(runtime::shim::shim_dir(&self.config.shim_root(), id));
+        super::faults::point("remove:files-removed");
+        // The record last: until it goes, a restart finds what is left.
         if let Err(e) = fs::remove_dir_all(dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 eprintln!("minidockerd: removing {}: {e}", dir.display());

@@ -8,6 +8,7 @@ pub mod attach;
 pub mod container;
 pub mod create;
 pub mod exec;
+pub mod faults;
 pub mod images;
 pub mod logs;
 pub mod netns;
@@ -57,6 +58,7 @@ impl Daemon {
             network_notice: Once::new(),
         });
         // ANCHOR: find_containers
+        let mut found = Vec::new();
         for entry in fs::read_dir(&containers_dir)? {
             let dir = entry?.path();
             let path = Container::config_path(&dir);
@@ -73,13 +75,29 @@ impl Daemon {
             };
             let record: Record = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is corrupt", path.display()))?;
-            let container = Arc::new(Container::new(&dir, record));
+            if record.state.removing {
+                // A removal the previous daemon did not finish.
+                daemon.remove_files(&record.id, &dir);
+                continue;
+            }
+            let container = Arc::new(Container::found(&dir, record));
             daemon
                 .table()
                 .insert(container.id.clone(), Arc::clone(&container));
-            daemon.restore(&container);
+            found.push(container);
         }
         // ANCHOR_END: find_containers
+        // ANCHOR: reattach
+        // Reattached in the background, one thread each: the daemon serves
+        // at once, and a request for a container waits for its own only.
+        for container in found {
+            let daemon = Arc::clone(&daemon);
+            std::thread::spawn(move || {
+                daemon.restore(&container);
+                container.mark_restored();
+            });
+        }
+        // ANCHOR_END: reattach
         Ok(daemon)
     }
 
@@ -102,7 +120,10 @@ impl Daemon {
         let candidates = table
             .values()
             .map(|c| (c.id.clone(), c.record().name.clone(), Arc::clone(c)));
-        api::containers::resolve(reference, candidates.collect())
+        let container = api::containers::resolve(reference, candidates.collect())?;
+        drop(table);
+        container.wait_restored();
+        Ok(container)
     }
     // ANCHOR_END: resolve
 

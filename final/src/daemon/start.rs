@@ -52,6 +52,9 @@ impl Daemon {
         if container.state().is_running() {
             return Ok(Started::AlreadyRunning);
         }
+        // Written down first: a daemon that dies from here on leaves a
+        // record that says a start was under way (see `restore`).
+        container.update(|r| r.state.starting = true)?;
         let result = self.start_shim(container);
         drop(operation);
         if let Err(error) = &result {
@@ -63,6 +66,7 @@ impl Daemon {
                 .clear();
             let auto_remove = container.record().host_config.auto_remove;
             let _ = container.update(|r| {
+                r.state.starting = false;
                 r.state.error = error.message.clone();
                 r.state.exit_code = api::exit_code::for_start_error(&error.message) as i64;
             });
@@ -162,6 +166,7 @@ impl Daemon {
             )));
         }
         // ANCHOR_END: start_shim_spawn
+        super::faults::point("start:shim-spawned");
 
         // ANCHOR: start_attach_then_start
         let shim = self.shim_client(id);
@@ -182,7 +187,20 @@ impl Daemon {
             }
         }
         shim.start().context("starting the container's process")?;
+        super::faults::point("start:process-started");
         let status = shim.status().context("asking the shim for the status")?;
+        self.adopt(container, &status)?;
+        Ok(())
+        // ANCHOR_END: start_attach_then_start
+    }
+
+    /// Records a run the shim has started (now, or before a crash), and
+    /// watches it.
+    fn adopt(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        status: &ShimStatus,
+    ) -> anyhow::Result<()> {
         let exits_before = container.exits();
         container.update(|r| {
             r.state = State {
@@ -193,11 +211,12 @@ impl Daemon {
                 error: String::new(),
                 started_at: status.started_at.clone(),
                 finished_at: r.state.finished_at.clone(),
+                starting: false,
+                removing: false,
             };
         })?;
         self.monitor(container, exits_before);
         Ok(())
-        // ANCHOR_END: start_attach_then_start
     }
 
     // ANCHOR: monitor
@@ -279,7 +298,11 @@ impl Daemon {
     /// meanwhile (its shim's status file says how), runs on under its
     /// shim (watched again), or lost its shim too (ended).
     pub fn restore(self: &Arc<Self>, container: &Arc<Container>) {
-        if !container.state().is_running() {
+        let state = container.state();
+        if state.starting {
+            return self.finish_start(container);
+        }
+        if !state.is_running() {
             return;
         }
         let shim = self.shim_client(&container.id);
@@ -292,6 +315,34 @@ impl Daemon {
         }
     }
     // ANCHOR_END: restore
+
+    /// A start the previous daemon did not finish. Its shim tells how far
+    /// it got: none, or a container created and not started, is undone
+    /// (the runtime deletes it; the container stays `created`); a process
+    /// that runs, or ran, is adopted as if the start had ended normally.
+    fn finish_start(self: &Arc<Self>, container: &Arc<Container>) {
+        let shim = self.shim_client(&container.id);
+        match shim.status().or_else(|_| shim.saved_status()) {
+            Ok(status) if status.status == "running" || status.status == "exited" => {
+                if let Err(e) = self.adopt(container, &status) {
+                    eprintln!("minidockerd: {}: {e:#}", container.id);
+                }
+            }
+            _ => {
+                eprintln!(
+                    "minidockerd: container {} was being started when the daemon stopped: undoing it",
+                    container.id
+                );
+                let _ = self.runtime_command(container, &["delete", "--force", &container.id]);
+                // Its shim sees the container go, writes that down and
+                // exits: only then is its directory ours to remove.
+                let _ = shim.wait();
+                let shim_dir = runtime::shim::shim_dir(&self.config.shim_root(), &container.id);
+                let _ = fs::remove_dir_all(shim_dir);
+                let _ = container.update(|r| r.state.starting = false);
+            }
+        }
+    }
 }
 
 /// The container's json-file log, kept with its record (a restart appends).

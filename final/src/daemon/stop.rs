@@ -143,6 +143,10 @@ impl Daemon {
                 Err(e) => return Err(e),
             }
         }
+        // Written down first: a daemon that dies from here on leaves a
+        // record that says to finish the removal (see `Daemon::open`).
+        container.update(|r| r.state.removing = true)?;
+        super::faults::point("remove:marked");
         self.table().remove(&container.id);
         self.execs
             .lock()

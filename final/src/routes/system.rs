@@ -134,6 +134,18 @@ fn operating_system() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
+/// What `docker info` says about the daemon's own stop and crash.
+fn lifecycle_warnings(d: &Daemon) -> Vec<&'static str> {
+    if d.config.live_restore {
+        return Vec::new();
+    }
+    vec![
+        "WARNING: live restore is off: a clean stop of minidockerd stops its containers first. \
+         After a crash they keep running and the next daemon reattaches to them (dockerd would \
+         stop them)",
+    ]
+}
+
 fn info(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
     let states: Vec<Status> = d.containers().iter().map(|c| c.state().status()).collect();
     let count = |s: Status| states.iter().filter(|x| **x == s).count();
@@ -170,9 +182,10 @@ fn info(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
             "Name": uname_field(|u| u.nodename()),
             "DockerRootDir": d.config.data_root,
             "LoggingDriver": "json-file",
+            "LiveRestoreEnabled": d.config.live_restore,
             "SecurityOptions": ["name=seccomp,profile=builtin"],
             "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}},
-            "Warnings": [],
+            "Warnings": lifecycle_warnings(d),
         }),
     ))
 }

@@ -57,6 +57,11 @@ impl Daemon {
 
     /// A daemon started with more flags.
     pub fn start_with(extra: &[&str]) -> Daemon {
+        Daemon::start_with_env(extra, &[])
+    }
+
+    /// A daemon started with more flags and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         require_root();
         require_siblings();
         // Short: a Unix socket path must fit in 108 bytes.
@@ -67,7 +72,7 @@ impl Daemon {
         let socket = dir.path().join("d.sock");
         let docker_config = dir.path().join("docker-config");
         std::fs::create_dir(&docker_config).unwrap();
-        let (child, log) = spawn(dir.path(), &socket, extra);
+        let (child, log) = spawn(dir.path(), &socket, extra, env);
         Daemon {
             child,
             dir,
@@ -81,7 +86,7 @@ impl Daemon {
     /// again on the same roots, with `extra` flags.
     pub fn restart(&mut self, extra: &[&str]) {
         self.terminate();
-        let (child, log) = spawn(self.dir.path(), &self.socket, extra);
+        let (child, log) = spawn(self.dir.path(), &self.socket, extra, &[]);
         self.child = child;
         self.log = log;
     }
@@ -219,7 +224,12 @@ pub fn wait_output(child: Child, what: &str, daemon: &Daemon) -> Output {
 }
 
 /// Starts minidockerd on the roots under `dir`; returns once it listens.
-fn spawn(dir: &Path, socket: &Path, extra: &[&str]) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn spawn(
+    dir: &Path,
+    socket: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(MINIDOCKERD)
         .arg("--data-root")
         .arg(dir.join("data"))
@@ -228,6 +238,7 @@ fn spawn(dir: &Path, socket: &Path, extra: &[&str]) -> (Child, Arc<Mutex<Vec<Str
         .arg("-H")
         .arg(format!("unix://{}", socket.display()))
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -240,10 +251,11 @@ fn spawn(dir: &Path, socket: &Path, extra: &[&str]) -> (Child, Arc<Mutex<Vec<Str
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if line.contains("API listen on") {
+            let ready = line.contains("API listen on");
+            lines.lock().unwrap().push(line);
+            if ready {
                 let _ = ready_tx.send(());
             }
-            lines.lock().unwrap().push(line);
         }
     });
     // The daemon says it listens once the socket accepts connections.
