@@ -13,6 +13,7 @@ pub const POINTS: [&str; 5] = [
     "remove:files-removed",
 ];
 
+// ANCHOR: point
 /// Dies here if the test asked for it.
 pub fn point(name: &str) {
     debug_assert!(POINTS.contains(&name), "unknown fault point {name}");
@@ -23,3 +24,4 @@ pub fn point(name: &str) {
         std::process::abort();
     }
 }
+// ANCHOR_END: point

@@ -316,6 +316,7 @@ impl Daemon {
     }
     // ANCHOR_END: restore
 
+    // ANCHOR: finish_start
     /// A start the previous daemon did not finish. Its shim tells how far
     /// it got: none, or a container created and not started, is undone
     /// (the runtime deletes it; the container stays `created`); a process
@@ -343,6 +344,7 @@ impl Daemon {
             }
         }
     }
+    // ANCHOR_END: finish_start
 }
 
 /// The container's json-file log, kept with its record (a restart appends).

@@ -165,6 +165,7 @@ impl Daemon {
     }
     // ANCHOR_END: remove
 
+    // ANCHOR: shutdown
     /// The daemon is stopping: every running container gets its stop
     /// signal, all at once, each with its own timeout.
     pub fn shutdown(self: &Arc<Self>) {
@@ -183,6 +184,7 @@ impl Daemon {
             }
         });
     }
+    // ANCHOR_END: shutdown
 
     pub fn pause(&self, container: &Container, pause: bool) -> Result<(), ApiError> {
         let state = container.state();
