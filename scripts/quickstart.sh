@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# quickstart.sh — from a fresh checkout to the real docker CLI talking to
-# our chapter 01 daemon. Run as root: sudo scripts/quickstart.sh
+# quickstart.sh — from a fresh checkout to containers run by the workshop's
+# engine: minidockerd on /run/minidocker.sock, driven by the real docker
+# CLI. Every hop is ours: the Engine API, the image store, the overlay
+# snapshot, config.json, minishim, minirunc, namespaces and cgroups.
+# Run as root: sudo scripts/quickstart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +12,10 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-SOCK=/run/minidocker-ch01.sock
+SOCK=/run/minidocker.sock
 HOST=unix://$SOCK
-LOG=/run/minidocker-ch01.log
-CH01=${CARGO_TARGET_DIR:-target}/release/ch01
+LOG=/run/minidockerd.log
+MINIDOCKERD=$(realpath "${CARGO_TARGET_DIR:-target}")/release/minidockerd
 
 # show CMD...: print the command as you would type it, then run it.
 show() {
@@ -21,25 +24,36 @@ show() {
     "$@"
 }
 
-scripts/provision.sh
-echo "==> building chapter 01"
-cargo build --release --locked -p api
+# Whether a daemon answers /_ping on the socket.
+answers() {
+    python3 - "$SOCK" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+sys.exit(0 if s.recv(64).startswith(b"HTTP/1.1 200") else 1)
+PY
+}
 
-if "$CH01" -H "$HOST" version >/dev/null 2>&1; then
-    echo "==> a chapter 01 daemon already answers on $SOCK: using it"
+scripts/provision.sh
+echo "==> building the workspace and the static binaries the images are made of"
+scripts/build.sh
+
+if answers; then
+    echo "==> a daemon already answers on $SOCK: using it"
     pid=""
 else
-    echo "==> starting the chapter 01 daemon on $SOCK (log: $LOG)"
+    echo "==> starting minidockerd on $SOCK (log: $LOG)"
     # Nobody answers, so a socket file left there is stale.
     rm -f "$SOCK"
-    # nohup and </dev/null: the daemon outlives this script and its terminal.
-    nohup "$CH01" daemon -H "$HOST" </dev/null >>"$LOG" 2>&1 &
+    # setsid and </dev/null: the daemon outlives this script and its terminal.
+    setsid "$MINIDOCKERD" -H "$HOST" </dev/null >>"$LOG" 2>&1 &
     pid=$!
     ready=false
-    for _ in $(seq 50); do
-        if "$CH01" -H "$HOST" version >/dev/null 2>&1; then ready=true; break; fi
+    for _ in $(seq 100); do
+        if answers; then ready=true; break; fi
         kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
+        sleep 0.1
     done
     if ! $ready; then
         echo "the daemon did not come up; the end of $LOG:" >&2
@@ -49,30 +63,27 @@ else
     fi
 fi
 
-echo
-echo "==> our own client, $CH01, talking HTTP to the daemon over $SOCK"
-show "$CH01" -H "$HOST" version
-show "$CH01" -H "$HOST" run --rm -- echo hello from a chapter 01 container
-
-echo
-if command -v docker >/dev/null; then
-    echo "==> the real docker CLI, pointed at our daemon"
-    echo "\$ export DOCKER_HOST=$HOST"
-    export DOCKER_HOST=$HOST
-    show docker version
-    echo
-    echo "# Chapter 01 has no images yet: the daemon ignores 'busybox' and runs"
-    echo "# 'echo hi' as a plain process on this host. Images come in chapter 02."
-    show docker run --rm busybox echo hi
-else
-    echo "==> no docker CLI here (sudo scripts/provision.sh --test installs one): skipping it"
+if ! command -v docker >/dev/null; then
+    echo "==> no docker CLI here: sudo scripts/provision.sh --test installs one"
+    echo "    (the engine's own CLI, minidocker, comes with the engine's next step)"
+    exit 1
 fi
+echo
+echo "==> the real docker CLI, pointed at our engine"
+echo "\$ export DOCKER_HOST=$HOST"
+export DOCKER_HOST=$HOST
+show docker version --format 'client {{.Client.Version}}, server: {{.Server.Platform.Name}} {{.Server.Version}}'
+# The offline images, made on the daemon's first start (no network needed).
+show docker images
+show docker run --rm hello
+show docker run --rm --memory 64m busybox sh -c 'echo "hello from $(hostname): I am PID $$, and my memory limit is $(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) bytes"'
 
 echo
 if [ -n "$pid" ]; then
-    echo "The daemon keeps running (pid $pid). Stop it with: sudo kill $pid"
+    echo "minidockerd keeps running (pid $pid). Stop it with: sudo kill $pid"
 else
-    echo "The daemon keeps running. Stop it with: sudo scripts/reset.sh"
+    echo "minidockerd keeps running. Stop it with: sudo scripts/reset.sh"
 fi
 echo "  (sudo scripts/reset.sh also cleans up after a crash)"
-echo "Next: read the book, chapter 1 — mdbook serve book, then open http://localhost:3000"
+echo "Next: read the book — mdbook serve book, then open http://localhost:3000 —"
+echo "from chapter 1, or straight to \"The engine\" to see what just happened."
