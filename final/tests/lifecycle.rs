@@ -191,14 +191,8 @@ fn entries(dir: &Path) -> usize {
 }
 
 fn footprint(d: &Daemon) -> Footprint {
-    let base = d.dir.path().to_string_lossy().into_owned();
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     Footprint {
-        mounts: mountinfo
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4))
-            .filter(|m| m.starts_with(&base))
-            .count(),
+        mounts: common::mounts_under(d.dir.path()).len(),
         containers: entries(&d.data_root().join("containers")),
         shims: entries(&d.exec_root().join("shims")),
         namespaces: entries(&d.exec_root().join("netns")),

@@ -33,7 +33,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -193,35 +193,7 @@ impl Session {
     /// Runs `line` in the shell: its output (stdout and stderr) and status.
     fn execute(&mut self, line: &str) -> (String, i32) {
         self.commands += 1;
-        let marker = format!("__transcript_marker_{}__", self.commands);
-        // Braces: the line runs in this shell (variables stay); stdin from
-        // /dev/null, so nothing reads the shell's own script.
-        let script = format!("{{ {line}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n");
-        self.input.write_all(script.as_bytes()).unwrap();
-        self.input.flush().unwrap();
-        let mut collected = Vec::new();
-        loop {
-            let mut buffer = Vec::new();
-            let read = self.output.read_until(b'\n', &mut buffer).unwrap();
-            assert!(
-                read > 0,
-                "the shell ended (timed out?) while running: {line}\n{}",
-                String::from_utf8_lossy(&collected)
-            );
-            let text = String::from_utf8_lossy(&buffer);
-            if let Some(status) = text.strip_prefix(&format!("{marker} ")) {
-                // The printf's leading newline is ours, not the command's.
-                if collected.last() == Some(&b'\n') {
-                    collected.pop();
-                }
-                let mut out = String::from_utf8_lossy(&collected).into_owned();
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
-                }
-                return (out, status.trim().parse().unwrap());
-            }
-            collected.extend_from_slice(&buffer);
-        }
+        api::transcript::run_in_shell(&mut self.input, &mut self.output, self.commands, line)
     }
 
     fn record(&mut self, line: &str, sorted: bool) -> (String, i32) {
@@ -587,18 +559,7 @@ impl Drop for Session {
                     .output();
             }
         }
-        let base = dir.display().to_string();
-        if let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut mounts: Vec<&str> = mountinfo
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|m| m.starts_with(&base))
-                .collect();
-            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for mount in mounts {
-                let _ = nix::mount::umount2(mount, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        common::unmount_under(&dir);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

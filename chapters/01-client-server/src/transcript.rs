@@ -5,6 +5,7 @@
 //! names the file — on a cgroup v2 VM paths legitimately differ.
 //! `UPDATE_TRANSCRIPTS=1 scripts/test.sh` rewrites them.
 
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use regex::Regex;
@@ -12,6 +13,46 @@ use regex::Regex;
 /// `book/src/transcripts/` of this repository.
 pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../book/src/transcripts")
+}
+
+/// Runs `line` in a long-lived shell (`input` its stdin, `output` its
+/// stdout with stderr merged), as a reader types it in a terminal: its
+/// output and its exit status. `number` makes the end marker unique.
+/// Braces: the line runs in the shell itself (variables, functions, `cd`
+/// stay); its stdin is /dev/null, so nothing reads the shell's own script.
+pub fn run_in_shell(
+    input: &mut impl Write,
+    output: &mut impl BufRead,
+    number: usize,
+    line: &str,
+) -> (String, i32) {
+    let marker = format!("__transcript_marker_{number}__");
+    let script = format!("{{ {line}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n");
+    input.write_all(script.as_bytes()).unwrap();
+    input.flush().unwrap();
+    let mut collected = Vec::new();
+    loop {
+        let mut buffer = Vec::new();
+        let read = output.read_until(b'\n', &mut buffer).unwrap();
+        assert!(
+            read > 0,
+            "the shell ended (timed out?) while running: {line}\n{}",
+            String::from_utf8_lossy(&collected)
+        );
+        let text = String::from_utf8_lossy(&buffer);
+        if let Some(status) = text.strip_prefix(&format!("{marker} ")) {
+            // The printf's leading newline is ours, not the command's.
+            if collected.last() == Some(&b'\n') {
+                collected.pop();
+            }
+            let mut out = String::from_utf8_lossy(&collected).into_owned();
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            return (out, status.trim().parse().unwrap());
+        }
+        collected.extend_from_slice(&buffer);
+    }
 }
 
 /// Replaces what changes from run to run with stable placeholders.

@@ -27,7 +27,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -227,35 +227,7 @@ impl Session {
     /// Runs `line` in the shell: its output (stdout and stderr) and status.
     fn execute(&mut self, line: &str) -> (String, i32) {
         self.commands += 1;
-        let marker = format!("__transcript_marker_{}__", self.commands);
-        // Braces: the line runs in this shell (variables, functions stay);
-        // stdin from /dev/null, so nothing reads the shell's own script.
-        let script = format!("{{ {line}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n");
-        self.input.write_all(script.as_bytes()).unwrap();
-        self.input.flush().unwrap();
-        let mut collected = Vec::new();
-        loop {
-            let mut buffer = Vec::new();
-            let read = self.output.read_until(b'\n', &mut buffer).unwrap();
-            assert!(
-                read > 0,
-                "the shell ended (timed out?) while running: {line}\n{}",
-                String::from_utf8_lossy(&collected)
-            );
-            let text = String::from_utf8_lossy(&buffer);
-            if let Some(status) = text.strip_prefix(&format!("{marker} ")) {
-                // The printf's leading newline is ours, not the command's.
-                if collected.last() == Some(&b'\n') {
-                    collected.pop();
-                }
-                let mut out = String::from_utf8_lossy(&collected).into_owned();
-                if !out.is_empty() && !out.ends_with('\n') {
-                    out.push('\n');
-                }
-                return (out, status.trim().parse().unwrap());
-            }
-            collected.extend_from_slice(&buffer);
-        }
+        api::transcript::run_in_shell(&mut self.input, &mut self.output, self.commands, line)
     }
 
     /// Runs `line` and records it with its output; returns both.

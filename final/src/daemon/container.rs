@@ -188,12 +188,17 @@ impl Container {
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         progress.removed = true;
         drop(progress);
-        // Attaches that waited for a start that will never come end now.
+        self.end_pending_attaches();
+        self.notify();
+    }
+
+    /// Attaches that waited for a start that will not come (it failed, or
+    /// the container went) end now: their senders go, their relays return.
+    pub fn end_pending_attaches(&self) {
         self.pending_attaches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.notify();
     }
 
     pub fn is_removed(&self) -> bool {

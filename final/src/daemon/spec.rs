@@ -292,7 +292,6 @@ pub struct Placement<'a> {
 }
 
 // ANCHOR: spec_request
-// ANCHOR: spec_paths
 /// The spec builder's request for a container: its process from the
 /// (already merged) Config, its limits and privileges from HostConfig.
 pub fn request(
@@ -308,6 +307,7 @@ pub fn request(
     } else {
         &config.user
     };
+    // ANCHOR: spec_paths
     let mut resolved = namespaces::user::resolve(&rootfs, user)?;
     // The primary group is a supplementary one too (`id` lists it in
     // groups=), as in the config.json dockerd writes.

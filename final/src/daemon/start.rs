@@ -58,12 +58,7 @@ impl Daemon {
         let result = self.start_shim(container);
         drop(operation);
         if let Err(error) = &result {
-            // The attaches that waited for this start end with it.
-            container
-                .pending_attaches
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            container.end_pending_attaches();
             let auto_remove = container.record().host_config.auto_remove;
             let _ = container.update(|r| {
                 r.state.starting = false;

@@ -93,24 +93,17 @@ impl Daemon {
             .wait(WaitCondition::NextExit, exits, grace)
             .is_none()
         {
-            // Waited for only when SIGKILL reached it: nothing else ends it.
-            match self.kill(container, Signal::SIGKILL) {
-                Ok(()) => {
-                    container.wait(WaitCondition::NextExit, exits, None);
-                }
-                Err(e) if e.status == 409 => {} // it exited meanwhile
-                Err(e) => return Err(e),
-            }
+            self.kill_and_wait(container, exits)?;
         }
         Ok(true)
         // ANCHOR_END: stop_grace
     }
     // ANCHOR_END: stop
 
-    // ANCHOR: remove
     /// `docker rm`: 409 for a running container unless `force` (then
     /// SIGKILL first). Everything goes: snapshot, namespace, shim
     /// directory, record; `wait?condition=removed` waiters wake.
+    // ANCHOR: remove
     pub fn remove(
         self: &Arc<Self>,
         container: &Arc<Container>,
@@ -135,13 +128,7 @@ impl Daemon {
             if container.state().status() == Status::Paused {
                 let _ = self.runtime_command(container, &["resume", &container.id]);
             }
-            match self.kill(container, Signal::SIGKILL) {
-                Ok(()) => {
-                    container.wait(WaitCondition::NextExit, exits, None);
-                }
-                Err(e) if e.status == 409 => {} // it exited meanwhile
-                Err(e) => return Err(e),
-            }
+            self.kill_and_wait(container, exits)?;
         }
         // Written down first: a daemon that dies from here on leaves a
         // record that says to finish the removal (see `Daemon::open`).
@@ -153,17 +140,38 @@ impl Daemon {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, exec| exec.container_id != container.id);
         self.remove_files(&container.id, &container.dir);
-        // The last container of an image `rmi -f` removed held its layers.
-        let image_id = container.record().image_id.clone();
-        if self.store.resolve(&image_id).is_err() {
-            if let Err(e) = self.store.collect_unused_layers() {
-                eprintln!("minidockerd: removing the layers of {image_id}: {e:#}");
-            }
-        }
+        self.collect_layers_of_removed_image(&container.record().image_id);
         container.note_removed();
         Ok(())
     }
     // ANCHOR_END: remove
+
+    /// SIGKILL, and the wait for the exit it causes; the wait only when
+    /// the signal reached the container (nothing else would end it).
+    fn kill_and_wait(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        exits: u64,
+    ) -> Result<(), ApiError> {
+        match self.kill(container, Signal::SIGKILL) {
+            Ok(()) => {
+                container.wait(WaitCondition::NextExit, exits, None);
+                Ok(())
+            }
+            Err(e) if e.status == 409 => Ok(()), // it exited meanwhile
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The last container of an image that `rmi -f` removed held its
+    /// layers: they go with it.
+    fn collect_layers_of_removed_image(&self, image_id: &str) {
+        if self.store.resolve(image_id).is_err() {
+            if let Err(e) = self.store.collect_unused_layers() {
+                eprintln!("minidockerd: removing the layers of {image_id}: {e:#}");
+            }
+        }
+    }
 
     // ANCHOR: shutdown
     /// The daemon is stopping: every running container gets its stop

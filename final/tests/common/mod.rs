@@ -276,18 +276,30 @@ impl Drop for Daemon {
         self.terminate();
         // What it mounted under its temp dir (snapshots, network
         // namespaces) must not outlive the test, even after a failure.
-        let base = self.dir.path().to_string_lossy().into_owned();
-        if let Ok(mountinfo) = std::fs::read_to_string("/proc/self/mountinfo") {
-            let mut mounts: Vec<&str> = mountinfo
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|m| m.starts_with(&base))
-                .collect();
-            mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for mount in mounts {
-                let _ = nix::mount::umount2(mount, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        unmount_under(self.dir.path());
+    }
+}
+
+/// The mount points under `base` in this mount namespace, deepest first.
+pub fn mounts_under(base: &Path) -> Vec<String> {
+    let base = base.to_string_lossy().into_owned();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Field 5 is the mount point.
+    let mut mounts: Vec<String> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&base))
+        .map(str::to_string)
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    mounts
+}
+
+/// Unmounts everything under `base` (lazily: a process still inside does
+/// not block it), so that nothing a test mounted outlives it.
+pub fn unmount_under(base: &Path) {
+    for mount in mounts_under(base) {
+        let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
