@@ -16,8 +16,9 @@
 //! - `$d` for the daemon's directory, `…/target/debug` for the build
 //!   directory (where `minidockerd` finds `minishim` and `minirunc`);
 //! - the host PIDs of the processes the page talks about, by role:
-//!   `<daemon>`, `<shim>`, `<init>` (the container's PID 1), `<sleep>`, and
-//!   `<sid>`, the session of the shell that started the daemon;
+//!   `<daemon>`, `<shim>`, `<init>` (the container's PID 1), `<sleep>`;
+//!   the daemon's session (its shell's, which is 0 where the session's
+//!   leader lives outside our PID namespace, as under CI) as `<sid>`;
 //! - IDs, times and `/tmp` paths as every transcript shows them
 //!   (`api::transcript::normalize`), docker's relative times as
 //!   `<duration>`, image sizes as `<size>`.
@@ -240,6 +241,8 @@ impl Session {
         let number: i32 = value
             .parse()
             .unwrap_or_else(|_| panic!("{pid} is not a PID: {value:?}"));
+        // 0 or 1 would stand for every such digit in the session.
+        assert!(number > 1, "{pid} is {number}, not a process of ours");
         self.pids.push((value, placeholder));
         number
     }
@@ -264,8 +267,6 @@ impl Session {
         let log = self.dir().join("daemon.log");
         wait_for_text(&log, "API listen on");
         self.name_pid("$(cat $d/minidockerd.pid)", "<daemon>");
-        // The daemon's session is the shell's.
-        self.name_pid("$(ps -o sid= -p $$)", "<sid>");
         if shown {
             let log = self.ok("cat $d/daemon.log");
             assert!(log.contains("created the offline image busybox"), "{log}");
@@ -432,10 +433,17 @@ impl Session {
         for line in lines {
             let mut rest = line;
             let mut cells = Vec::new();
-            for _ in 0..numbers {
+            for column in 0..numbers {
                 rest = rest.trim_start();
                 let end = rest.find(' ').unwrap_or(rest.len());
-                cells.push(self.normalize(&rest[..end]));
+                let cell = self.normalize(&rest[..end]);
+                // A session no process of the page leads: the shell's.
+                let is_number = cell.bytes().all(|b| b.is_ascii_digit());
+                cells.push(if header[column] == "SID" && is_number {
+                    "<sid>".to_string()
+                } else {
+                    cell
+                });
                 rest = &rest[end..];
             }
             let command = rest.strip_prefix(' ').unwrap_or(rest);
