@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# bench-engine.sh — `docker run --rm busybox true`, the whole way through an
-# engine, timed with hyperfine side by side: the real docker CLI against
-# minidockerd (minishim + minirunc), and against Debian's dockerd 20.10
-# (containerd-shim-runc-v2 + runc, then + minirunc). Both daemons run
+# bench-engine.sh — `run --rm --network none busybox true`, the whole way
+# through an engine, timed with hyperfine side by side: `minidocker` and the
+# real docker CLI against minidockerd (minishim + minirunc), and the docker
+# CLI against Debian's dockerd 20.10 (containerd-shim-runc-v2 + runc, then
+# + minirunc); then where minidockerd's milliseconds go (its -D log times
+# each request), `ps` and `images` round trips, and the memory of the
+# daemons and shims. Both daemons run
 # isolated in a temp dir (no bridge, no iptables: --network none), and are
 # stopped by PID at the end. A benchmark, not a test: it asserts nothing.
 # Needs root, hyperfine and docker.io (scripts/provision.sh --test).
@@ -13,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "containers need root: sudo $0" >&2
     exit 1
 fi
-for tool in hyperfine dockerd docker runc; do
+for tool in hyperfine dockerd docker runc python3; do
     if ! command -v "$tool" >/dev/null; then
         echo "$tool is not installed: sudo scripts/provision.sh --test" >&2
         exit 1
@@ -51,7 +54,8 @@ wait_for() {
     exit 1
 }
 
-"$TARGET/release/minidockerd" --data-root "$tmp/md-data" --exec-root "$tmp/md-run" \
+# -D: every request's line, status and time in the log.
+"$TARGET/release/minidockerd" -D --data-root "$tmp/md-data" --exec-root "$tmp/md-run" \
     -H "$ours" 2>"$tmp/minidockerd.log" &
 pids+=($!)
 wait_for "$ours" "$tmp/minidockerd.log"
@@ -69,8 +73,10 @@ wait_for "$theirs" "$tmp/dockerd.log"
 docker -H "$ours" save busybox | docker -H "$theirs" load
 
 run="run --rm --network none busybox true"
+minidocker=$TARGET/release/minidocker
 hyperfine -N --warmup 3 --runs 30 --export-json "$tmp/bench.json" \
-    -n "minidockerd (minishim + minirunc)" "docker -H $ours $run" \
+    -n "minidocker CLI -> minidockerd (minishim + minirunc)" "$minidocker -H $ours $run" \
+    -n "docker CLI -> minidockerd (minishim + minirunc)" "docker -H $ours $run" \
     -n "dockerd 20.10 (containerd + runc)" "docker -H $theirs $run" \
     -n "dockerd 20.10 (containerd + minirunc)" "docker -H $theirs run --runtime minirunc --rm --network none busybox true"
 
@@ -81,7 +87,50 @@ for result in json.load(open(sys.argv[1]))["results"]:
     print("median %7.1f ms  %s" % (result["median"] * 1000, result["command"]))
 PY
 
-# The daemons' own memory, idle, after the runs.
+# Where minidockerd's time goes: the median of each request of a run, from
+# its -D log ("c12 POST /v1.50/containers/create 201 3ms"), over the runs
+# above. A request's time is the daemon's part; the rest is the CLI's and
+# the socket's.
+echo
+echo "minidockerd, per request of a run (median over the runs above):"
+python3 - "$tmp/minidockerd.log" <<'PY'
+import re, statistics, sys
+times = {}
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"c\d+ (\w+) (\S+) (\d+) (\d+)ms$", line.strip())
+    if not m:
+        continue
+    method, target, status, ms = m.groups()
+    step = method + " " + re.sub(r"/v[\d.]+", "", re.sub(r"[0-9a-f]{64}", "ID", target)).split("?")[0]
+    times.setdefault(step, []).append(int(ms))
+for step, values in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
+    if len(values) >= 10:
+        print("  %5.1f ms  %s (%d calls)" % (statistics.median(values), step, len(values)))
+PY
+
+echo
+hyperfine -N --warmup 3 --runs 30 \
+    -n "minidocker ps -> minidockerd" "$minidocker -H $ours ps -a" \
+    -n "docker ps -> minidockerd" "docker -H $ours ps -a" \
+    -n "docker ps -> dockerd" "docker -H $theirs ps -a" \
+    -n "minidocker images -> minidockerd" "$minidocker -H $ours images" \
+    -n "docker images -> dockerd" "docker -H $theirs images"
+
+# Memory: the daemons idle (dockerd with its containerd), then one shim
+# each beside a running container.
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+echo
 for pid in "${pids[@]}"; do
-    awk -v p="$pid" -v n="$(cat /proc/"$pid"/comm)" '/^VmRSS/ {print n " (pid " p "): RSS " $2 " kB"}' "/proc/$pid/status"
+    echo "$(cat /proc/"$pid"/comm) (pid $pid): RSS $(rss "$pid") kB"
+    for child in $(pgrep -P "$pid" containerd || true); do
+        echo "  + containerd (pid $child): RSS $(rss "$child") kB"
+    done
+done
+"$minidocker" -H "$ours" run -d --name idle --network none busybox sleep 1000 >/dev/null
+docker -H "$theirs" run -d --name idle --network none busybox sleep 1000 >/dev/null
+for host in "$ours" "$theirs"; do
+    pid=$(docker -H "$host" inspect -f '{{.State.Pid}}' idle)
+    shim=$(ps -o ppid= -p "$pid" | tr -d ' ')
+    echo "$(cat /proc/"$shim"/comm) (pid $shim) beside one container: RSS $(rss "$shim") kB"
+    docker -H "$host" rm -f idle >/dev/null
 done

@@ -25,6 +25,7 @@ BASE_PACKAGES=(
     socat             # the book's raw-HTTP experiments
     libseccomp-dev    # chapter 05: minirunc links libseccomp for seccomp filters
     jq                # chapter 05: editing config.json in the book and its transcripts
+    openssl           # scripts/make-certs.sh: certificates for minidockerd over TLS
 )
 TEST_PACKAGES=(
     hyperfine         # scripts/bench.sh
@@ -214,7 +215,24 @@ ensure_docker_py() {
     echo "docker-py: docker $("$python" -c 'import docker; print(docker.__version__)') in $DOCKER_PY_VENV"
 }
 
+# The group whose members may use /run/minidocker.sock (minidockerd makes
+# the socket 0660, group minidocker), as the docker group does for Docker.
+ensure_group() {
+    if ! getent group minidocker >/dev/null; then
+        groupadd --system minidocker
+        echo "group: created minidocker"
+    else
+        echo "group: minidocker already exists"
+    fi
+    local user=${SUDO_USER:-}
+    if [ -n "$user" ] && [ "$user" != root ] && ! id -nG "$user" | tr ' ' '\n' | grep -x minidocker >/dev/null; then
+        usermod -aG minidocker "$user"
+        echo "group: added $user to minidocker (log in again to use it)"
+    fi
+}
+
 apt_ensure "${BASE_PACKAGES[@]}"
+ensure_group
 ensure_rust
 ensure_mdbook
 if $with_tests; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # quickstart.sh — from a fresh checkout to containers run by the workshop's
 # engine: minidockerd on /run/minidocker.sock, driven by the real docker
-# CLI. Every hop is ours: the Engine API, the image store, the overlay
+# CLI and by the engine's own, minidocker. Every hop is ours: the Engine API, the image store, the overlay
 # snapshot, config.json, minishim, minirunc, namespaces and cgroups.
 # Run as root: sudo scripts/quickstart.sh
 set -euo pipefail
@@ -15,7 +15,9 @@ fi
 SOCK=/run/minidocker.sock
 HOST=unix://$SOCK
 LOG=/run/minidockerd.log
-MINIDOCKERD=$(realpath "${CARGO_TARGET_DIR:-target}")/release/minidockerd
+RELEASE=$(realpath "${CARGO_TARGET_DIR:-target}")/release
+MINIDOCKERD=$RELEASE/minidockerd
+MINIDOCKER=$RELEASE/minidocker
 
 # show CMD...: print the command as you would type it, then run it.
 show() {
@@ -38,6 +40,14 @@ PY
 scripts/provision.sh
 echo "==> building the workspace and the static binaries the images are made of"
 scripts/build.sh
+
+echo
+echo "==> what the engine needs from this machine"
+# Before the daemon: a ✘ here says what to fix first.
+if ! show "$MINIDOCKER" doctor; then
+    echo "fix the ✘ lines above, then run this again" >&2
+    exit 1
+fi
 
 if answers; then
     echo "==> a daemon already answers on $SOCK: using it"
@@ -63,20 +73,24 @@ else
     fi
 fi
 
-if ! command -v docker >/dev/null; then
-    echo "==> no docker CLI here: sudo scripts/provision.sh --test installs one"
-    echo "    (the engine's own CLI, minidocker, comes with the engine's next step)"
-    exit 1
-fi
 echo
-echo "==> the real docker CLI, pointed at our engine"
-echo "\$ export DOCKER_HOST=$HOST"
-export DOCKER_HOST=$HOST
-show docker version --format 'client {{.Client.Version}}, server: {{.Server.Platform.Name}} {{.Server.Version}}'
+echo "==> the engine's own CLI (docker's verbs and flags)"
+show "$MINIDOCKER" version --format 'client {{.Client.Version}}, server: {{.Server.Platform.Name}} {{.Server.Version}}'
 # The offline images, made on the daemon's first start (no network needed).
-show docker images
-show docker run --rm hello
-show docker run --rm --memory 64m busybox sh -c 'echo "hello from $(hostname): I am PID $$, and my memory limit is $(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) bytes"'
+show "$MINIDOCKER" images
+show "$MINIDOCKER" run --rm hello
+show "$MINIDOCKER" run --rm --memory 64m busybox sh -c 'echo "hello from $(hostname): I am PID $$, and my memory limit is $(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) bytes"'
+
+if command -v docker >/dev/null; then
+    echo
+    echo "==> the real docker CLI, pointed at our engine"
+    echo "\$ export DOCKER_HOST=$HOST"
+    export DOCKER_HOST=$HOST
+    show docker run --rm busybox echo hello from minidocker
+else
+    echo
+    echo "==> no docker CLI here (sudo scripts/provision.sh --test installs one); minidocker does the same"
+fi
 
 echo
 if [ -n "$pid" ]; then
@@ -85,5 +99,6 @@ else
     echo "minidockerd keeps running. Stop it with: sudo scripts/reset.sh"
 fi
 echo "  (sudo scripts/reset.sh also cleans up after a crash)"
+echo "Try: sudo $MINIDOCKER run -it --rm busybox sh   (ctrl-p ctrl-q detaches, exit ends it)"
 echo "Next: read the book — mdbook serve book, then open http://localhost:3000 —"
 echo "from chapter 1, or straight to \"The engine\" to see what just happened."

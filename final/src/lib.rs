@@ -1,4 +1,5 @@
-//! The engine: `minidockerd`, the daemon the real docker CLI talks to.
+//! The engine: `minidockerd`, the daemon the real docker CLI talks to, and
+//! `minidocker`, a CLI that speaks to it as the docker CLI does.
 //!
 //! Every hop of `docker run` is a chapter's library: the Engine API server
 //! (chapter 01), the image store and its overlay snapshots (02), the spec
@@ -7,6 +8,7 @@
 //! lives here is wiring plus the daemon's own state: containers, their
 //! names, their exec sessions. (moby: `daemon/`, one manager per verb.)
 
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod routes;

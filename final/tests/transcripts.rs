@@ -433,13 +433,13 @@ impl Session {
         for line in lines {
             let mut rest = line;
             let mut cells = Vec::new();
-            for column in 0..numbers {
+            for title in &header[..numbers] {
                 rest = rest.trim_start();
                 let end = rest.find(' ').unwrap_or(rest.len());
                 let cell = self.normalize(&rest[..end]);
                 // A session no process of the page leads: the shell's.
                 let is_number = cell.bytes().all(|b| b.is_ascii_digit());
-                cells.push(if header[column] == "SID" && is_number {
+                cells.push(if *title == "SID" && is_number {
                     "<sid>".to_string()
                 } else {
                     cell

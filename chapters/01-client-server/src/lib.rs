@@ -9,6 +9,7 @@
 //! plain host processes.
 
 pub mod containers;
+pub mod detach;
 pub mod error;
 pub mod exit_code;
 pub mod http;

@@ -24,6 +24,32 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Sizes as the docker CLI prints them (go-units'
+/// `HumanSizeWithPrecision(size, 3)`): decimal units, three significant
+/// digits, trailing zeros dropped as Go's `%.3g` drops them.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < units.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let integer_digits = if value < 1.0 {
+        1
+    } else {
+        value.log10() as usize + 1
+    };
+    let decimals = 3usize.saturating_sub(integer_digits);
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", units[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +66,17 @@ mod tests {
             "REPOSITORY   TAG      SIZE\nbusybox      latest   2.1MB\n"
         );
         assert_eq!(format_table(&[]), "");
+    }
+
+    #[test]
+    fn sizes_like_docker() {
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(1_234_567), "1.23MB");
+        assert_eq!(human_size(1_506_000), "1.51MB");
+        assert_eq!(human_size(12_345_678), "12.3MB");
+        assert_eq!(human_size(123_456_789), "123MB");
+        assert_eq!(human_size(2_000_000), "2MB");
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(4_000), "4kB");
     }
 }

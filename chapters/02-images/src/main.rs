@@ -244,7 +244,7 @@ fn print_images(store: &ImageStore) -> anyhow::Result<()> {
     for image in store.images()? {
         let created = image.config.created.clone().unwrap_or_default();
         let created = created.split('T').next().unwrap_or("").to_string();
-        let size = human_size(image.size());
+        let size = api::table::human_size(image.size());
         if image.tags.is_empty() {
             rows.push(vec![
                 "<none>".into(),
@@ -304,7 +304,7 @@ fn print_history(store: &ImageStore, name: &str) -> anyhow::Result<()> {
         entries.push(vec![
             created,
             by,
-            human_size(size),
+            api::table::human_size(size),
             step.comment.clone().unwrap_or_default(),
         ]);
     }
@@ -312,26 +312,6 @@ fn print_history(store: &ImageStore, name: &str) -> anyhow::Result<()> {
     rows.extend(entries);
     print!("{}", api::table::format_table(&rows));
     Ok(())
-}
-
-/// Sizes as Docker prints them: decimal units, three significant digits.
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + units[unit]
-    }
 }
 
 // ANCHOR: offline
@@ -353,13 +333,3 @@ fn create_offline_images(store: &ImageStore) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: offline
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes_like_docker() {
-        assert_eq!(super::human_size(999), "999B");
-        assert_eq!(super::human_size(1_234_567), "1.235MB");
-        assert_eq!(super::human_size(4_000), "4kB");
-    }
-}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use api::http::{Host, Listener};
+use api::http::{Host, Listener, ServerTls};
 use clap::Parser;
 use minidocker::config::{self, DEFAULT_RUNTIME, DaemonConfig};
 use minidocker::daemon::Daemon;
@@ -19,8 +19,8 @@ use minidocker::daemon::Daemon;
     about = "The minidocker engine: serves the Docker Engine API and runs containers (minishim + minirunc)"
 )]
 struct Cli {
-    /// Where to listen: unix:///path.sock, or tcp://127.0.0.1:PORT
-    /// (loopback only until TLS comes). Repeatable.
+    /// Where to listen: unix:///path.sock, or tcp://HOST:PORT: a loopback
+    /// address, or with --tlsverify any (tcp://0.0.0.0:2376). Repeatable.
     #[arg(
         short = 'H',
         long = "host",
@@ -49,6 +49,24 @@ struct Cli {
     /// a user started ends because the daemon died.
     #[arg(long)]
     live_restore: bool,
+    /// TCP over TLS (implied by --tlsverify): encrypted, but open to
+    /// anyone who reaches the port, so on loopback addresses only.
+    #[arg(long)]
+    tls: bool,
+    /// TCP over TLS, and only for clients with a certificate signed by
+    /// --tlscacert (mutual TLS): what a network address needs.
+    #[arg(long)]
+    tlsverify: bool,
+    /// The CA of the clients let in [default: ca.pem in $DOCKER_CERT_PATH,
+    /// else ~/.docker].
+    #[arg(long, value_name = "PATH")]
+    tlscacert: Option<PathBuf>,
+    /// The daemon's certificate [default: cert.pem, there].
+    #[arg(long, value_name = "PATH")]
+    tlscert: Option<PathBuf>,
+    /// The daemon's private key [default: key.pem, there].
+    #[arg(long, value_name = "PATH")]
+    tlskey: Option<PathBuf>,
     /// Log every request and the shim's command lines.
     #[arg(short = 'D', long)]
     debug: bool,
@@ -93,23 +111,50 @@ fn runtimes(cli: &Cli) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     Ok(runtimes)
 }
 
-/// Parses `-H`; TCP only on a loopback address until step 4 brings TLS:
-/// a plain TCP socket on the network gives root on this host to anyone.
-fn parse_host(text: &str) -> anyhow::Result<Host> {
+// ANCHOR: parse_host
+/// Parses `-H`. TCP on a network address only with `--tlsverify`: the
+/// Engine API runs containers as root, with any mount, so whoever can
+/// send it a request is root on this host. Encryption alone (`--tls`)
+/// does not say who is asking; a client certificate signed by our CA does.
+fn parse_host(text: &str, tlsverify: bool) -> anyhow::Result<Host> {
     let host = Host::parse(text)?;
     if let Host::Tcp(addr) = &host {
         let ip: IpAddr = addr
             .parse::<SocketAddr>()
             .map(|a| a.ip())
-            .with_context(|| format!("-H {text}: use tcp://127.0.0.1:PORT"))?;
-        if !ip.is_loopback() {
+            .with_context(|| format!("-H {text}: use tcp://IP:PORT, e.g. tcp://127.0.0.1:2375"))?;
+        if !ip.is_loopback() && !tlsverify {
             bail!(
-                "-H {text}: an unencrypted TCP socket on a network address would let anyone on it run \
-                 containers as root; listen on 127.0.0.1, or wait for TLS (the engine's step 4)"
+                "-H {text}: without --tlsverify, anyone who reaches this port could run containers \
+                 as root on this host; listen on 127.0.0.1, or require client certificates \
+                 (mutual TLS): --tlsverify --tlscacert ca.pem --tlscert server-cert.pem \
+                 --tlskey server-key.pem (scripts/make-certs.sh DIR makes them)"
             );
         }
     }
     Ok(host)
+}
+// ANCHOR_END: parse_host
+
+/// The TLS settings, when `--tls` or `--tlsverify` asks for them: the
+/// files the flags name, else dockerd's defaults (ca.pem, cert.pem and
+/// key.pem in `$DOCKER_CERT_PATH`, else `~/.docker`).
+fn server_tls(cli: &Cli) -> anyhow::Result<Option<ServerTls>> {
+    if !cli.tls && !cli.tlsverify {
+        return Ok(None);
+    }
+    let dir = match std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
+    };
+    let file = |flag: &Option<PathBuf>, name: &str| flag.clone().unwrap_or_else(|| dir.join(name));
+    let ca = cli.tlsverify.then(|| file(&cli.tlscacert, "ca.pem"));
+    let tls = ServerTls::new(
+        &file(&cli.tlscert, "cert.pem"),
+        &file(&cli.tlskey, "key.pem"),
+        ca.as_deref(),
+    )?;
+    Ok(Some(tls))
 }
 
 /// The socket as /run/docker.sock is: mode 0660, group `minidocker` when
@@ -132,8 +177,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let hosts = cli
         .hosts
         .iter()
-        .map(|h| parse_host(h))
+        .map(|h| parse_host(h, cli.tlsverify))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let tls = server_tls(&cli)?;
     // Blocked before any thread exists, so only the wait below sees them.
     // (A container's process starts with none blocked: the runtime resets
     // them, chapter 03's `reset_signals`.)
@@ -154,13 +200,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         daemon.create_default_images()?;
     }
     let server = Arc::new(minidocker::routes::server(&daemon, cli.debug));
+    // Every socket is bound before the first "API listen on" line: a
+    // client that waits for it finds them all accepting.
     let mut sockets = Vec::new();
+    let mut listeners = Vec::new();
     for host in &hosts {
-        let listener = Listener::bind(host)?;
+        let listener = match (host, &tls) {
+            (Host::Tcp(_), Some(tls)) => Listener::bind_tls(host, tls.clone())?,
+            _ => Listener::bind(host)?,
+        };
         if let Host::Unix(path) = host {
             share_socket(path)?;
             sockets.push(path.clone());
         }
+        listeners.push(listener);
+    }
+    for listener in listeners {
         let shown = match listener.host() {
             Host::Unix(path) => path.display().to_string(),
             tcp => tcp.to_string(),

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 pub const MINIDOCKERD: &str = env!("CARGO_BIN_EXE_minidockerd");
@@ -38,13 +38,28 @@ fn require_siblings() {
     }
 }
 
+/// The daemon's stderr, line by line, and a condition variable signalled
+/// at each new line: a test waits for the line it needs, not for a time.
+#[derive(Default)]
+pub struct Log {
+    lines: Mutex<Vec<String>>,
+    added: Condvar,
+}
+
+impl Log {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+        self.added.notify_all();
+    }
+}
+
 /// A running minidockerd, stopped (SIGTERM, then waited for) when dropped.
 pub struct Daemon {
     pub child: Child,
     pub dir: tempfile::TempDir,
     pub socket: PathBuf,
     /// Everything the daemon wrote to stderr so far.
-    pub log: Arc<Mutex<Vec<String>>>,
+    pub log: Arc<Log>,
     /// Where `docker` keeps its config (not the user's ~/.docker).
     pub docker_config: PathBuf,
 }
@@ -130,7 +145,7 @@ impl Daemon {
 
     /// The daemon's log so far, for a failure message.
     pub fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.log.lines.lock().unwrap().join("\n")
     }
 
     /// `docker ARGS` against this daemon, without stdin.
@@ -224,12 +239,7 @@ pub fn wait_output(child: Child, what: &str, daemon: &Daemon) -> Output {
 }
 
 /// Starts minidockerd on the roots under `dir`; returns once it listens.
-fn spawn(
-    dir: &Path,
-    socket: &Path,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn spawn(dir: &Path, socket: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Child, Arc<Log>) {
     let mut child = Command::new(MINIDOCKERD)
         .arg("--data-root")
         .arg(dir.join("data"))
@@ -244,7 +254,7 @@ fn spawn(
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting minidockerd");
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::new(Log::default());
     let (ready_tx, ready_rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     let lines = Arc::clone(&log);
@@ -252,7 +262,7 @@ fn spawn(
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let ready = line.contains("API listen on");
-            lines.lock().unwrap().push(line);
+            lines.push(line);
             if ready {
                 let _ = ready_tx.send(());
             }
@@ -264,7 +274,7 @@ fn spawn(
         let _ = child.wait();
         panic!(
             "minidockerd did not start; its log:\n{}",
-            log.lock().unwrap().join("\n")
+            log.lines.lock().unwrap().join("\n")
         );
     }
     (child, log)
@@ -309,4 +319,28 @@ pub fn stdout(output: &Output) -> String {
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+impl Daemon {
+    /// Waits until a line of the daemon's log contains `needle`, and
+    /// returns that line. The log is filled from the daemon's stderr by
+    /// another thread, so a line the daemon has written may not be in it
+    /// yet when the client that caused it returns: this waits for the
+    /// reader's signal of each new line, and fails the test after [`HANG`].
+    pub fn wait_for_log_line(&self, needle: &str) -> String {
+        let lines = self.log.lines.lock().unwrap();
+        let (lines, timeout) = self
+            .log
+            .added
+            .wait_timeout_while(lines, HANG, |lines| {
+                !lines.iter().any(|l| l.contains(needle))
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "no line with {needle:?} in minidockerd's log within {HANG:?}:\n{}",
+            lines.join("\n")
+        );
+        lines.iter().find(|l| l.contains(needle)).unwrap().clone()
+    }
 }

@@ -89,6 +89,14 @@ impl Read for ClientResponse {
     }
 }
 
+/// What follows a request's head.
+enum RequestBody<'a> {
+    /// `Content-Length` bytes (none for a bodyless request).
+    Bytes(Option<(&'a str, Vec<u8>)>),
+    /// Read as it is sent, in chunks (`Transfer-Encoding: chunked`).
+    Stream(&'a str, &'a mut dyn Read),
+}
+
 /// A response head, and the connection positioned at its body.
 struct Exchange {
     reader: BufReader<Connection>,
@@ -96,6 +104,7 @@ struct Exchange {
     headers: Vec<(String, String)>,
 }
 
+#[derive(Clone)]
 pub struct Client {
     host: Host,
     version: ApiVersion,
@@ -143,7 +152,7 @@ impl Client {
             reader,
             status,
             headers,
-        } = self.exchange(method, path, body, false)?;
+        } = self.exchange(method, path, RequestBody::Bytes(body), false)?;
         let framing = response_framing(method, status, &headers)?;
         Ok(ClientResponse {
             status,
@@ -151,6 +160,30 @@ impl Client {
             body: BodyReader::new(reader, framing),
         })
     }
+
+    // ANCHOR: send_stream
+    /// Sends a request whose body is read from `body` while it goes out, in
+    /// HTTP/1.1 chunks: a `load` of a 1 GB archive never sits in memory.
+    pub fn send_stream(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &mut dyn Read,
+    ) -> anyhow::Result<ClientResponse> {
+        let Exchange {
+            reader,
+            status,
+            headers,
+        } = self.exchange(method, path, RequestBody::Stream(content_type, body), false)?;
+        let framing = response_framing(method, status, &headers)?;
+        Ok(ClientResponse {
+            status,
+            headers,
+            body: BodyReader::new(reader, framing),
+        })
+    }
+    // ANCHOR_END: send_stream
 
     pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send("GET", path, None)?.json()
@@ -173,11 +206,21 @@ impl Client {
 
     /// Asks to take over the connection (`Upgrade: tcp`) and expects `101`.
     pub fn hijack(&self, path: &str) -> anyhow::Result<Hijacked> {
+        self.upgrade(path, RequestBody::Bytes(None))
+    }
+
+    /// A hijack whose request carries a JSON body (`/exec/ID/start`).
+    pub fn hijack_json<B: Serialize>(&self, path: &str, body: &B) -> anyhow::Result<Hijacked> {
+        let bytes = serde_json::to_vec(body)?;
+        self.upgrade(path, RequestBody::Bytes(Some(("application/json", bytes))))
+    }
+
+    fn upgrade(&self, path: &str, body: RequestBody<'_>) -> anyhow::Result<Hijacked> {
         let Exchange {
             reader,
             status,
             headers,
-        } = self.exchange("POST", path, None, true)?;
+        } = self.exchange("POST", path, body, true)?;
         if status != 101 {
             let framing = response_framing("POST", status, &headers)?;
             ClientResponse {
@@ -199,7 +242,7 @@ impl Client {
         &self,
         method: &str,
         path: &str,
-        body: Option<(&str, Vec<u8>)>,
+        body: RequestBody<'_>,
         upgrade: bool,
     ) -> anyhow::Result<Exchange> {
         let mut conn = Connection::connect(&self.host)?;
@@ -217,20 +260,35 @@ impl Client {
         } else {
             head.push_str("Connection: close\r\n");
         }
-        let body = body.unwrap_or(("", Vec::new()));
-        if !body.0.is_empty() {
-            head.push_str(&format!("Content-Type: {}\r\n", body.0));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.1.len()));
         let io_context = || format!("talking to the daemon at {}", self.host);
-        conn.write_all(head.as_bytes()).with_context(io_context)?;
-        conn.write_all(&body.1).with_context(io_context)?;
+        // A daemon may answer (an error) before it has read the whole body,
+        // and close: its answer says more than our EPIPE.
+        let mut unsent = None;
+        match body {
+            RequestBody::Bytes(body) => {
+                let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
+                if !content_type.is_empty() {
+                    head.push_str(&format!("Content-Type: {content_type}\r\n"));
+                }
+                head.push_str(&format!("Content-Length: {}\r\n\r\n", bytes.len()));
+                conn.write_all(head.as_bytes()).with_context(io_context)?;
+                conn.write_all(&bytes).with_context(io_context)?;
+            }
+            RequestBody::Stream(content_type, body) => {
+                head.push_str(&format!(
+                    "Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                ));
+                conn.write_all(head.as_bytes()).with_context(io_context)?;
+                unsent = write_chunked(body, &mut conn).err();
+            }
+        }
         let mut reader = BufReader::new(conn);
         let head = match read_head(&mut reader, MAX_HEAD_BYTES) {
             Ok(Some(head)) => head,
-            Ok(None) | Err(HeadError::Truncated) => {
-                bail!("the daemon at {} closed the connection", self.host)
-            }
+            Ok(None) | Err(HeadError::Truncated) => match unsent {
+                Some(e) => return Err(e).with_context(io_context),
+                None => bail!("the daemon at {} closed the connection", self.host),
+            },
             Err(HeadError::TooLarge) => bail!(
                 "the daemon at {} sent an oversized response head",
                 self.host
@@ -259,6 +317,24 @@ impl Client {
             headers,
         })
     }
+}
+
+/// RFC 9112 §7.1: each chunk is its size in hex, CRLF, the bytes, CRLF;
+/// a chunk of size 0 ends the body.
+fn write_chunked(body: &mut dyn Read, out: &mut impl Write) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = match body.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write!(out, "{n:x}\r\n")?;
+        out.write_all(&buffer[..n])?;
+        out.write_all(b"\r\n")?;
+    }
+    out.write_all(b"0\r\n\r\n")
 }
 
 /// RFC 9112 §6.3: no body after HEAD, 1xx, 204 or 304; otherwise chunked,

@@ -1,5 +1,7 @@
 //! Where the Engine API listens: a Unix socket (the default, guarded by file
-//! permissions) or TCP (no authentication at all — keep it on 127.0.0.1).
+//! permissions), TCP (no authentication at all — keep it on 127.0.0.1), or
+//! TCP with mutual TLS (`tls.rs`: only clients with a certificate signed by
+//! the daemon's CA get in).
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -10,11 +12,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::tls::{ClientTls, ServerTls, TlsStream};
+
 /// A daemon address in Docker's `-H` / `DOCKER_HOST` syntax.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Host {
     Unix(PathBuf),
     Tcp(String),
+    /// `tcp://` with TLS: the address, and the CA and certificate the
+    /// client uses there. Never parsed: `-H` says where, the `--tls*` flags
+    /// say how (`Client::from_flags` builds it).
+    Tls(String, ClientTls),
 }
 
 impl Host {
@@ -53,7 +61,7 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Unix(path) => write!(f, "unix://{}", path.display()),
-            Host::Tcp(addr) => write!(f, "tcp://{addr}"),
+            Host::Tcp(addr) | Host::Tls(addr, _) => write!(f, "tcp://{addr}"),
         }
     }
 }
@@ -63,6 +71,8 @@ impl fmt::Display for Host {
 pub enum Connection {
     Unix(UnixStream),
     Tcp(TcpStream),
+    /// The plaintext side of a TLS connection (see `tls.rs`).
+    Tls(TlsStream),
 }
 
 impl Connection {
@@ -77,6 +87,13 @@ impl Connection {
             Host::Tcp(addr) => TcpStream::connect(addr.as_str())
                 .map(Connection::Tcp)
                 .with_context(|| format!("cannot connect to {host}: is the daemon running?")),
+            Host::Tls(addr, tls) => {
+                let tcp = TcpStream::connect(addr.as_str())
+                    .with_context(|| format!("cannot connect to {host}: is the daemon running?"))?;
+                tls.connect(tcp, addr)
+                    .map(Connection::Tls)
+                    .with_context(|| format!("starting TLS with {host}"))
+            }
         }
     }
 
@@ -84,6 +101,7 @@ impl Connection {
         match self {
             Connection::Unix(s) => s.try_clone().map(Connection::Unix),
             Connection::Tcp(s) => s.try_clone().map(Connection::Tcp),
+            Connection::Tls(s) => s.try_clone().map(Connection::Tls),
         }
     }
 
@@ -93,6 +111,7 @@ impl Connection {
         match self {
             Connection::Unix(s) => s.shutdown(how),
             Connection::Tcp(s) => s.shutdown(how),
+            Connection::Tls(s) => s.shutdown(how),
         }
     }
 
@@ -100,6 +119,7 @@ impl Connection {
         match self {
             Connection::Unix(s) => s.set_read_timeout(timeout),
             Connection::Tcp(s) => s.set_read_timeout(timeout),
+            Connection::Tls(s) => s.set_read_timeout(timeout),
         }
     }
 
@@ -111,6 +131,7 @@ impl Connection {
                 .peer_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_else(|_| "tcp".into()),
+            Connection::Tls(s) => s.peer().to_string(),
         }
     }
 }
@@ -120,6 +141,7 @@ impl Read for Connection {
         match self {
             Connection::Unix(s) => s.read(buf),
             Connection::Tcp(s) => s.read(buf),
+            Connection::Tls(s) => s.read(buf),
         }
     }
 }
@@ -129,12 +151,14 @@ impl Write for Connection {
         match self {
             Connection::Unix(s) => s.write(buf),
             Connection::Tcp(s) => s.write(buf),
+            Connection::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Connection::Unix(s) => s.flush(),
             Connection::Tcp(s) => s.flush(),
+            Connection::Tls(s) => s.flush(),
         }
     }
 }
@@ -143,6 +167,7 @@ impl Write for Connection {
 pub enum Listener {
     Unix(UnixListener, PathBuf),
     Tcp(TcpListener),
+    Tls(TcpListener, ServerTls),
 }
 
 impl Listener {
@@ -179,13 +204,36 @@ impl Listener {
                     .with_context(|| format!("binding tcp://{addr}"))?;
                 Ok(Listener::Tcp(listener))
             }
+            Host::Tls(..) => {
+                bail!(
+                    "{host} carries a client's TLS settings: a daemon listens with Listener::bind_tls"
+                )
+            }
         }
+    }
+
+    /// Binds a `tcp://` host whose connections must speak TLS first.
+    pub fn bind_tls(host: &Host, tls: ServerTls) -> anyhow::Result<Listener> {
+        let Host::Tcp(addr) = host else {
+            bail!(
+                "TLS is for tcp:// hosts, not {host} (a Unix socket is guarded by its permissions)"
+            );
+        };
+        let listener =
+            TcpListener::bind(addr.as_str()).with_context(|| format!("binding tcp://{addr}"))?;
+        Ok(Listener::Tls(listener, tls))
     }
 
     pub fn accept(&self) -> io::Result<Connection> {
         match self {
             Listener::Unix(l, _) => l.accept().map(|(s, _)| Connection::Unix(s)),
             Listener::Tcp(l) => l.accept().map(|(s, _)| Connection::Tcp(s)),
+            // Only the pump thread is started here: the handshake is its
+            // first job, so a slow client does not hold up the accept loop.
+            Listener::Tls(l, tls) => l
+                .accept()
+                .and_then(|(s, _)| tls.accept(s))
+                .map(Connection::Tls),
         }
     }
 
@@ -193,7 +241,7 @@ impl Listener {
     pub fn host(&self) -> Host {
         match self {
             Listener::Unix(_, path) => Host::Unix(path.clone()),
-            Listener::Tcp(l) => {
+            Listener::Tcp(l) | Listener::Tls(l, _) => {
                 Host::Tcp(l.local_addr().map(|a| a.to_string()).unwrap_or_default())
             }
         }
