@@ -388,6 +388,10 @@ struct Terminal {
 
 impl Terminal {
     fn start(d: &Daemon, args: &[&str]) -> Terminal {
+        Terminal::spawn(minidocker_command(d, args))
+    }
+
+    fn spawn(mut command: Command) -> Terminal {
         let size = nix::pty::Winsize {
             ws_row: 40,
             ws_col: 120,
@@ -396,7 +400,6 @@ impl Terminal {
         };
         let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
         let slave: OwnedFd = pty.slave;
-        let mut command = minidocker_command(d, args);
         command
             .stdin(slave.try_clone().unwrap())
             .stdout(slave.try_clone().unwrap())
@@ -471,8 +474,35 @@ impl Terminal {
         );
     }
 
-    fn exit_code(mut self) -> Option<i32> {
-        self.child.wait().unwrap().code()
+    /// The exit code, once the process has exited: a hang fails the test
+    /// (the process, ours, is killed by PID first).
+    fn exit_code(self) -> Option<i32> {
+        let Terminal {
+            master,
+            child,
+            seen,
+            ..
+        } = self;
+        let pid = child.id() as i32;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut child = child;
+            let _ = tx.send(child.wait().map(|s| s.code()));
+        });
+        match rx.recv_timeout(HANG) {
+            Ok(status) => status.unwrap(),
+            Err(_) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                drop(master);
+                panic!(
+                    "the command on the terminal did not exit; it shows {:?}",
+                    String::from_utf8_lossy(&seen)
+                );
+            }
+        }
     }
 }
 
@@ -537,6 +567,23 @@ fn privileged_detach_keys_leave_the_container_running() {
     t.expect("a\x10b"); // the echo of cat's terminal: the ctrl-p went through
     t.type_keys(b"\x10\x11");
     assert_eq!(t.exit_code(), Some(0));
+    // The daemon watches the attach's input too, as dockerd does (the
+    // docker CLI passes keys it reads in one chunk on to it): the keys end
+    // the stream, and the container runs on.
+    let host = api::http::Host::parse(&d.host()).unwrap();
+    let attached = api::http::Client::new(host)
+        .hijack("/containers/bg/attach?stream=1&stdin=1&stdout=1&stderr=1")
+        .unwrap();
+    let (mut reader, mut writer) = (attached.reader, attached.writer);
+    reader.get_ref().set_read_timeout(Some(HANG)).unwrap();
+    writer.write_all(b"by hand\r").unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut reader, &mut seen, b"by hand\r\n");
+    writer.write_all(b"\x10\x11").unwrap();
+    let mut rest = Vec::new();
+    reader
+        .read_to_end(&mut rest)
+        .expect("the daemon ends the stream at the detach keys");
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Running}}", "bg"]),
         "true\n"
@@ -547,7 +594,8 @@ fn privileged_detach_keys_leave_the_container_running() {
     t.type_keys(b"again\r");
     t.expect("again");
     t.type_keys(b"\x01x");
-    assert_eq!(t.exit_code(), Some(0));
+    t.expect("read escape sequence");
+    assert_eq!(t.exit_code(), Some(1));
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Running}}", "bg"]),
         "true\n"

@@ -254,6 +254,7 @@ fn ps_row(value: Value, truncate: bool) -> anyhow::Result<Value> {
         .and_then(Value::as_object)
         .map(|n| n.keys().collect())
         .unwrap_or_default();
+    // ANCHOR: ps_row
     Ok(json!({
         "ID": id,
         "Image": row.image,
@@ -272,6 +273,7 @@ fn ps_row(value: Value, truncate: bool) -> anyhow::Result<Value> {
         // docker 28 shows the image platform; the engine keeps none.
         "Platform": null,
     }))
+    // ANCHOR_END: ps_row
 }
 
 /// docker's `-f key=value` flags as the API's filters JSON: `{"key": {"value": true}}`.

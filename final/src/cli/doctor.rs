@@ -55,6 +55,7 @@ fn root() -> Result<String, String> {
     }
 }
 
+// ANCHOR: in_child
 /// Runs `probe` in a forked child (unshare and mount change the caller
 /// for good); its exit status 0 means the kernel allowed it.
 fn in_child(probe: impl FnOnce() -> bool) -> bool {
@@ -73,6 +74,7 @@ fn in_child(probe: impl FnOnce() -> bool) -> bool {
         Err(_) => false,
     }
 }
+// ANCHOR_END: in_child
 
 // ANCHOR: namespaces
 fn namespaces() -> Result<String, String> {
@@ -102,6 +104,7 @@ fn namespaces() -> Result<String, String> {
 }
 // ANCHOR_END: namespaces
 
+// ANCHOR: overlayfs
 /// Mounts a real overlay (two layers, one upper) in a private mount
 /// namespace of a child, in a temporary directory.
 fn overlayfs() -> Result<String, String> {
@@ -136,6 +139,7 @@ fn overlayfs() -> Result<String, String> {
         )
     }
 }
+// ANCHOR_END: overlayfs
 
 fn cgroups() -> Result<String, String> {
     match cgroups::hierarchy::Hierarchy::detect() {

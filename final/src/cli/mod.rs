@@ -122,6 +122,7 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
 }
 
+// ANCHOR: main
 /// The program: parses, runs, and turns an error into docker's words and
 /// exit code. A usage error exits 125, as docker's own errors do.
 pub fn main() -> i32 {
@@ -140,6 +141,7 @@ pub fn main() -> i32 {
         }
     }
 }
+// ANCHOR_END: main
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Command::Doctor(args) = &cli.command {
@@ -231,6 +233,7 @@ pub fn escape(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+// ANCHOR: for_each
 /// Runs `action` for each name, printing the name on success as docker
 /// does and each failure on its own line; 1 if any failed.
 pub fn for_each(names: &[String], action: impl Fn(&str) -> anyhow::Result<()>) -> i32 {
@@ -246,6 +249,7 @@ pub fn for_each(names: &[String], action: impl Fn(&str) -> anyhow::Result<()>) -
     }
     status
 }
+// ANCHOR_END: for_each
 
 /// The daemon's message, if `error` is one of its answers with `status`.
 pub fn daemon_status(error: &anyhow::Error) -> Option<u16> {

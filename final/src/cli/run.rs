@@ -120,6 +120,7 @@ pub fn create(client: &Client, args: CreateArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+// ANCHOR: create_container
 /// `POST /containers/create`; on a 404 the image is missing: docker says
 /// so, pulls, and tries once more (engine-api.md §0.7).
 fn create_container(
@@ -148,6 +149,7 @@ fn create_container(
     }
     Ok(created.id)
 }
+// ANCHOR_END: create_container
 
 // ANCHOR: run
 /// `docker run`: create, attach, wait, start, then the streams.
@@ -239,7 +241,7 @@ pub fn attach(client: &Client, args: AttachArgs) -> anyhow::Result<i32> {
     let stream = attach_stream(client, &inspect.id, stdin, args.detach_keys.as_deref())?;
     resize(client, &inspect.id, None);
     if pump(stream, stdin, tty, keys)? == Ended::Detached {
-        return Ok(0);
+        return Ok(detached());
     }
     let after = self::inspect(client, &inspect.id)?;
     Ok(after.state.exit_code as i32)
@@ -292,7 +294,7 @@ pub fn exec(client: &Client, args: ExecArgs) -> anyhow::Result<i32> {
     let stream = client.hijack_json(&format!("/exec/{exec_id}/start"), &start)?;
     resize(client, &args.container, Some(&exec_id));
     if pump(stream, args.interactive, args.tty, keys)? == Ended::Detached {
-        return Ok(0);
+        return Ok(detached());
     }
     let state: Value = client.get_json(&format!("/exec/{exec_id}/json"))?;
     Ok(state["ExitCode"]
@@ -336,6 +338,13 @@ fn start_or_exit_code(client: &Client, id: &str) -> Result<(), i32> {
     })
 }
 
+/// What `docker attach` and `docker exec` do when the keys let go: say
+/// so, and exit 1 (`docker run` exits 0 without a word).
+fn detached() -> i32 {
+    eprintln!("read escape sequence");
+    1
+}
+
 fn start_container(client: &Client, id: &str) -> anyhow::Result<()> {
     client
         .post(&format!("/containers/{}/start", escape(id)))
@@ -366,6 +375,7 @@ fn resize(client: &Client, id: &str, exec: Option<&str>) {
     let _ = client.send("POST", &path, None);
 }
 
+// ANCHOR: watch
 /// SIGWINCH resizes; with `proxy`, the user's signals go to the container
 /// (`POST /containers/ID/kill?signal=N`), as `--sig-proxy` does.
 fn watch(client: &Client, id: &str, exec: Option<&str>, proxy: bool) {
@@ -380,6 +390,7 @@ fn watch(client: &Client, id: &str, exec: Option<&str>, proxy: bool) {
         }
     });
 }
+// ANCHOR_END: watch
 
 #[derive(Debug, PartialEq, Eq)]
 enum Ended {
@@ -423,6 +434,7 @@ fn pump(stream: Hijacked, stdin: bool, tty: bool, keys: Vec<u8>) -> anyhow::Resu
 }
 // ANCHOR_END: pump
 
+// ANCHOR: copy_input
 /// Our stdin to the container until EOF (then half-close: "no more
 /// input") or, with a terminal, until the detach keys (then close all).
 fn copy_input(mut to: Connection, keys: Option<Vec<u8>>, detached: &AtomicBool) {
@@ -454,6 +466,7 @@ fn copy_input(mut to: Connection, keys: Option<Vec<u8>>, detached: &AtomicBool) 
     }
     let _ = to.shutdown(Shutdown::Write);
 }
+// ANCHOR_END: copy_input
 
 fn copy_raw(from: &mut impl Read, to: &mut impl Write) -> std::io::Result<()> {
     let mut buffer = [0u8; 32 * 1024];

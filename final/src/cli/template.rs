@@ -814,6 +814,7 @@ pub fn tabwrite_min(text: &str, min_width: usize) -> String {
     out.join("\n")
 }
 
+// ANCHOR: format_list
 /// `--format` of a list command, as docker/cli's formatter.Context does it:
 /// `table …` renders the rows, then the header by running the same template
 /// over `headers` (field → title) with json, upper… returning the title as
@@ -853,6 +854,7 @@ pub fn format_list(format: &str, items: &[Value], headers: &[(&str, &str)]) -> R
     let _ = template.exec(&Value::Object(titles), true, false, &mut text);
     Ok(tabwrite(&(text + "\n" + &rows)))
 }
+// ANCHOR_END: format_list
 
 #[cfg(test)]
 mod tests {

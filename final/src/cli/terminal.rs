@@ -27,6 +27,7 @@ pub fn window_size() -> Option<(u16, u16)> {
     None
 }
 
+// ANCHOR: raw_mode
 /// Raw mode on stdin until dropped: no echo, no line editing, no signals
 /// from ctrl-c/ctrl-z — the container's pty does all of that.
 pub struct RawMode {
@@ -53,6 +54,7 @@ impl Drop for RawMode {
         let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.saved);
     }
 }
+// ANCHOR_END: raw_mode
 
 /// The signals `--sig-proxy` forwards (docker forwards all it can catch
 /// but SIGCHLD, SIGPIPE and SIGURG; these are the ones a user sends).

@@ -8,6 +8,7 @@ use std::net::Shutdown;
 use std::sync::mpsc;
 
 use api::ApiError;
+use api::detach::{self, Scanned, Scanner};
 use api::http::Hijacked;
 use runtime::shim::client::Attached;
 
@@ -65,11 +66,54 @@ impl Daemon {
     // ANCHOR_END: attach
 }
 
+/// The attach's detach keys: docker's syntax, ctrl-p ctrl-q when none.
+pub fn detach_keys(text: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    match text.filter(|t| !t.is_empty()) {
+        None => Ok(detach::DEFAULT.to_vec()),
+        Some(text) => detach::parse(text).map_err(ApiError::bad_request),
+    }
+}
+
+/// How the client's input ended.
+pub enum InputEnd {
+    /// EOF (or an error): "no more input".
+    Closed,
+    /// The detach keys: let the client go, the process runs on.
+    Detached,
+}
+
+// ANCHOR: copy_input
+/// Copies the client's input to the process, watching for the detach
+/// keys as dockerd does: the docker CLI watches too, but only the daemon
+/// can tell the end of input from a detach, and answer each as it should.
+pub fn copy_input(from: &mut impl Read, to: &mut impl Write, keys: Vec<u8>) -> InputEnd {
+    let mut scanner = Scanner::new(keys);
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => return InputEnd::Closed,
+            Ok(n) => n,
+        };
+        match scanner.feed(&buffer[..n]) {
+            Scanned::Forward(bytes) => {
+                if to.write_all(&bytes).is_err() {
+                    return InputEnd::Closed;
+                }
+            }
+            Scanned::Detach(before) => {
+                let _ = to.write_all(&before);
+                return InputEnd::Detached;
+            }
+        }
+    }
+}
+// ANCHOR_END: copy_input
+
 // ANCHOR: relay
 /// Copies the container's output to the client until it ends, and the
 /// client's input to the container. The client's EOF means "no more
 /// input", not "gone": the CLI half-closes at once when it has none.
-pub fn relay(source: Source, client: Hijacked) {
+pub fn relay(source: Source, client: Hijacked, keys: Vec<u8>) {
     let attached = match source {
         Source::Now(attached) => attached,
         Source::AtStart(receive) => match receive.recv() {
@@ -85,12 +129,22 @@ pub fn relay(source: Source, client: Hijacked) {
         let _ = writer.shutdown(Shutdown::Both);
         return;
     };
-    if let Ok(mut to_container) = stream.get_ref().try_clone() {
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut reader, &mut to_container);
-            // The shim closes the container's stdin (with StdinOnce).
-            let _ = to_container.shutdown(Shutdown::Write);
-        });
+    if let (Ok(mut to_container), Ok(client)) = (stream.get_ref().try_clone(), writer.try_clone()) {
+        std::thread::spawn(
+            move || match copy_input(&mut reader, &mut to_container, keys) {
+                // The shim closes the container's stdin (with StdinOnce).
+                InputEnd::Closed => {
+                    let _ = to_container.shutdown(Shutdown::Write);
+                }
+                // The client goes; the output loop below ends with the shim's
+                // side. A terminal's stdin stays open; without one, StdinOnce
+                // closes it, as dockerd does.
+                InputEnd::Detached => {
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = to_container.shutdown(Shutdown::Both);
+                }
+            },
+        );
     }
     let mut buffer = vec![0u8; 32 * 1024];
     loop {

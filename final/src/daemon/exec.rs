@@ -16,6 +16,7 @@ use api::stdcopy::{self, StreamType};
 use serde::Deserialize;
 
 use super::Daemon;
+use super::attach::InputEnd;
 use super::container::Container;
 
 /// `POST /containers/{id}/exec`'s body.
@@ -184,10 +185,22 @@ pub fn relay(exec: &Exec, stream: BufReader<UnixStream>, client: Option<api::htt
     let mut writer = match client {
         Some(api::http::Hijacked { mut reader, writer }) => {
             if exec.config.attach_stdin {
-                if let Ok(mut to_exec) = stream.get_ref().try_clone() {
+                let keys = super::attach::detach_keys(Some(&exec.config.detach_keys))
+                    .unwrap_or_else(|_| api::detach::DEFAULT.to_vec());
+                if let (Ok(mut to_exec), Ok(client)) =
+                    (stream.get_ref().try_clone(), writer.try_clone())
+                {
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut reader, &mut to_exec);
-                        let _ = to_exec.shutdown(Shutdown::Write);
+                        match super::attach::copy_input(&mut reader, &mut to_exec, keys) {
+                            InputEnd::Closed => {
+                                let _ = to_exec.shutdown(Shutdown::Write);
+                            }
+                            // The client goes; the exec runs on, and its
+                            // status is still read below.
+                            InputEnd::Detached => {
+                                let _ = client.shutdown(Shutdown::Both);
+                            }
+                        }
                     });
                 }
             } else {

@@ -217,6 +217,7 @@ fn attach(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let container = d.resolve(req.param("id"))?;
     let tty = container.record().config.tty;
     let stdin = req.query_bool("stdin") && container.record().config.open_stdin;
+    let keys = attach::detach_keys(req.query("detachKeys"))?;
     let source = d.attach(
         &container,
         stdin,
@@ -225,7 +226,7 @@ fn attach(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     )?;
     Ok(Response::upgrade(
         containers::stream_media_type(tty),
-        move |client| attach::relay(source, client),
+        move |client| attach::relay(source, client, keys),
     ))
 }
 

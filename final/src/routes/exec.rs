@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::containers::{route, size};
-use crate::daemon::Daemon;
 use crate::daemon::exec::{self, ExecConfig};
+use crate::daemon::{Daemon, attach};
 
 pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
     route!(router, daemon, "POST", "/containers/{id}/exec", create);
@@ -22,6 +22,7 @@ fn create(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let container = d.resolve(req.param("id"))?;
     let config: Option<ExecConfig> = req.json()?;
     let config = config.ok_or_else(|| ApiError::bad_request("No exec command specified"))?;
+    attach::detach_keys(Some(&config.detach_keys))?;
     let exec = d.create_exec(&container, config)?;
     Ok(Response::json(201, &json!({"Id": exec.id})))
 }
