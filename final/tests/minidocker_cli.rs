@@ -514,6 +514,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 fn privileged_a_terminal_in_raw_mode_sized_and_resized() {
     require_root();
     let d = Daemon::start();
+    // The create carries the size (HostConfig.ConsoleSize): the pty has
+    // it before the program's first instruction, not after a resize.
+    let mut t = Terminal::start(&d, &["run", "-it", "--rm", "busybox", "stty", "size"]);
+    t.expect("40 120");
+    assert_eq!(t.exit_code(), Some(0));
     // The container's terminal has our size at once, and again on SIGWINCH.
     let mut t = Terminal::start(
         &d,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use api::table::human_size;
 
-use super::options::parse_size;
+use super::options::{ResourceFlags, restart_policy};
 use super::template::{self, Template};
 use super::{escape, for_each, report};
 
@@ -144,36 +144,8 @@ pub struct RenameArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit.
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 for unlimited.
-    #[arg(long = "memory-swap")]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Limit CPU CFS quota.
-    #[arg(long = "cpu-quota")]
-    pub cpu_quota: Option<i64>,
-    /// Limit CPU CFS period.
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<i64>,
-    /// CPUs in which to allow execution.
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution.
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Tune container pids limit (-1 for unlimited).
-    #[arg(long = "pids-limit", allow_negative_numbers = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceFlags,
     /// Restart policy to apply when a container exits.
     #[arg(long)]
     pub restart: Option<String>,
@@ -582,48 +554,9 @@ pub fn top(client: &Client, args: TopArgs) -> anyhow::Result<i32> {
 }
 
 pub fn update(client: &Client, args: UpdateArgs) -> anyhow::Result<i32> {
-    let mut body = Map::new();
-    let size = |flag: &Option<String>, name: &str| -> anyhow::Result<Option<i64>> {
-        flag.as_deref()
-            .map(|t| match t {
-                "-1" => Ok(-1),
-                _ => parse_size(t).with_context(|| format!("invalid {name} {t:?}: use e.g. 64m")),
-            })
-            .transpose()
-    };
-    let mut set = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            body.insert(key.to_string(), value);
-        }
-    };
-    set("Memory", size(&args.memory, "--memory")?.map(Value::from));
-    set(
-        "MemorySwap",
-        size(&args.memory_swap, "--memory-swap")?.map(Value::from),
-    );
-    set(
-        "MemoryReservation",
-        size(&args.memory_reservation, "--memory-reservation")?.map(Value::from),
-    );
-    set(
-        "NanoCpus",
-        args.cpus.map(|c| json!((c * 1e9).round() as i64)),
-    );
-    set("CpuShares", args.cpu_shares.map(Value::from));
-    set("CpuQuota", args.cpu_quota.map(Value::from));
-    set("CpuPeriod", args.cpu_period.map(Value::from));
-    set("CpusetCpus", args.cpuset_cpus.clone().map(Value::from));
-    set("CpusetMems", args.cpuset_mems.clone().map(Value::from));
-    set("PidsLimit", args.pids_limit.map(Value::from));
+    let mut body = args.resources.host_config()?;
     if let Some(restart) = &args.restart {
-        let (name, count) = restart.split_once(':').unwrap_or((restart, "0"));
-        let count: i64 = count
-            .parse()
-            .with_context(|| format!("invalid --restart {restart:?}: use on-failure:N"))?;
-        set(
-            "RestartPolicy",
-            Some(json!({"Name": name, "MaximumRetryCount": count})),
-        );
+        body.insert("RestartPolicy".into(), restart_policy(Some(restart))?);
     }
     let body = Value::Object(body);
     Ok(for_each(&args.containers, |c| {

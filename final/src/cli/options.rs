@@ -46,36 +46,8 @@ pub struct CreateFlags {
     /// Container host name.
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Memory limit (e.g. 64m, 1g).
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 for unlimited swap.
-    #[arg(long = "memory-swap")]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit.
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs (e.g. 0.5).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU shares (relative weight).
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Limit CPU CFS quota (microseconds).
-    #[arg(long = "cpu-quota")]
-    pub cpu_quota: Option<i64>,
-    /// Limit CPU CFS period (microseconds).
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1).
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1).
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Tune container pids limit (-1 for unlimited).
-    #[arg(long = "pids-limit", allow_negative_numbers = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceFlags,
     /// Connect a container to a network (none, host, bridge).
     #[arg(long, alias = "net")]
     pub network: Option<String>,
@@ -156,6 +128,78 @@ pub struct CreateFlags {
     pub log_opt: Vec<String>,
 }
 
+/// The limits `create` (and `run`) and `update` share.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ResourceFlags {
+    /// Memory limit (e.g. 64m, 1g).
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 for unlimited swap.
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit.
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs (e.g. 0.5).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS quota (microseconds).
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU CFS period (microseconds).
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (-1 for unlimited).
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
+}
+
+impl ResourceFlags {
+    /// `HostConfig`'s keys for the limits given on the command line (the
+    /// daemon keeps what is not named: a create gets Docker's defaults,
+    /// an update leaves the rest as it was).
+    pub fn host_config(&self) -> anyhow::Result<Map<String, Value>> {
+        let mut host = Map::new();
+        let mut set = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                host.insert(key.to_string(), value);
+            }
+        };
+        set(
+            "Memory",
+            size_flag(&self.memory, "--memory")?.map(Value::from),
+        );
+        set(
+            "MemorySwap",
+            size_flag(&self.memory_swap, "--memory-swap")?.map(Value::from),
+        );
+        set(
+            "MemoryReservation",
+            size_flag(&self.memory_reservation, "--memory-reservation")?.map(Value::from),
+        );
+        set(
+            "NanoCpus",
+            self.cpus.map(|c| json!((c * 1e9).round() as i64)),
+        );
+        set("CpuShares", self.cpu_shares.map(Value::from));
+        set("CpuQuota", self.cpu_quota.map(Value::from));
+        set("CpuPeriod", self.cpu_period.map(Value::from));
+        set("CpusetCpus", self.cpuset_cpus.clone().map(Value::from));
+        set("CpusetMems", self.cpuset_mems.clone().map(Value::from));
+        set("PidsLimit", self.pids_limit.map(Value::from));
+        Ok(host)
+    }
+}
+
 impl CreateFlags {
     /// The body of `POST /containers/create` for `image` and `command`.
     pub fn body(&self, image: &str, command: &[String], attach: bool) -> anyhow::Result<Value> {
@@ -174,29 +218,10 @@ impl CreateFlags {
             "Init",
             self.init.then_some(json!(true)).unwrap_or(Value::Null),
         );
-        set("Memory", json!(size_flag(&self.memory, "--memory")?));
-        set("MemorySwap", json!(swap_flag(&self.memory_swap)?));
         set(
-            "MemoryReservation",
-            json!(size_flag(&self.memory_reservation, "--memory-reservation")?),
+            "ShmSize",
+            json!(size_flag(&self.shm_size, "--shm-size")?.unwrap_or(0)),
         );
-        set(
-            "NanoCpus",
-            json!(self.cpus.map_or(0, |c| (c * 1e9).round() as i64)),
-        );
-        set("CpuShares", json!(self.cpu_shares.unwrap_or(0)));
-        set("CpuQuota", json!(self.cpu_quota.unwrap_or(0)));
-        set("CpuPeriod", json!(self.cpu_period.unwrap_or(0)));
-        set(
-            "CpusetCpus",
-            json!(self.cpuset_cpus.clone().unwrap_or_default()),
-        );
-        set(
-            "CpusetMems",
-            json!(self.cpuset_mems.clone().unwrap_or_default()),
-        );
-        set("PidsLimit", json!(self.pids_limit));
-        set("ShmSize", json!(size_flag(&self.shm_size, "--shm-size")?));
         set("OomScoreAdj", json!(self.oom_score_adj.unwrap_or(0)));
         set("CapAdd", json!(self.cap_add));
         set("CapDrop", json!(self.cap_drop));
@@ -224,6 +249,7 @@ impl CreateFlags {
         if let Some(runtime) = &self.runtime {
             set("Runtime", json!(runtime));
         }
+        host.extend(self.resources.host_config()?);
         // ANCHOR: create_body
         let mut body = json!({
             "Image": image,
@@ -296,19 +322,17 @@ pub fn parse_size(text: &str) -> Option<i64> {
     Some((value * unit as f64) as i64)
 }
 
-fn size_flag(text: &Option<String>, flag: &str) -> anyhow::Result<i64> {
-    match text {
-        None => Ok(0),
-        Some(t) => parse_size(t)
-            .with_context(|| format!("invalid {flag} {t:?}: use a size such as 64m or 1g")),
+/// A size flag, if given; `-1` (unlimited) as docker takes it for swap.
+fn size_flag(text: &Option<String>, flag: &str) -> anyhow::Result<Option<i64>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    if text == "-1" {
+        return Ok(Some(-1));
     }
-}
-
-fn swap_flag(text: &Option<String>) -> anyhow::Result<i64> {
-    match text.as_deref() {
-        Some("-1") => Ok(-1),
-        _ => size_flag(text, "--memory-swap"),
-    }
+    parse_size(text)
+        .map(Some)
+        .with_context(|| format!("invalid {flag} {text:?}: use a size such as 64m or 1g"))
 }
 
 /// `KEY<sep>VALUE` flags as a map; with `bare_ok`, `KEY` alone maps to "".
@@ -330,7 +354,7 @@ fn pairs(
 }
 
 /// `--restart no|always|unless-stopped|on-failure[:N]`.
-fn restart_policy(text: Option<&str>) -> anyhow::Result<Value> {
+pub fn restart_policy(text: Option<&str>) -> anyhow::Result<Value> {
     let (name, count) = match text.unwrap_or("no").split_once(':') {
         Some(("on-failure", n)) => ("on-failure", n.parse::<i64>().ok()),
         Some(_) => (text.unwrap_or_default(), None),
@@ -429,7 +453,10 @@ mod tests {
             name: Some("web".into()),
             rm: true,
             env: vec!["A=1".into()],
-            memory: Some("64m".into()),
+            resources: ResourceFlags {
+                memory: Some("64m".into()),
+                ..Default::default()
+            },
             restart: Some("on-failure:3".into()),
             publish: vec!["127.0.0.1:8080:80".into()],
             ..Default::default()

@@ -56,27 +56,17 @@ impl Drop for RawMode {
 }
 // ANCHOR_END: raw_mode
 
-/// The signals `--sig-proxy` forwards (docker forwards all it can catch
-/// but SIGCHLD, SIGPIPE and SIGURG; these are the ones a user sends).
-const PROXIED: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
-
 // ANCHOR: signals
 /// Calls `on_signal` on a thread of its own for each SIGWINCH and, with
 /// `proxy`, each signal a user sends to the CLI. Blocked in the calling
 /// thread first, before any other thread is spawned, so that only this
 /// thread's sigwait(2) takes them: a handler would interrupt any thread.
 pub fn watch_signals(proxy: bool, on_signal: impl Fn(Signal) + Send + 'static) {
+    // The signals a user sends (chapter 03's list), and the window's.
     let mut set = SigSet::empty();
-    for signal in PROXIED {
-        if proxy || signal == Signal::SIGWINCH {
+    set.add(Signal::SIGWINCH);
+    if proxy {
+        for signal in namespaces::sig_proxy::FORWARDED_SIGNALS {
             set.add(signal);
         }
     }

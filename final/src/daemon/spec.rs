@@ -390,6 +390,22 @@ pub fn request(
 }
 // ANCHOR_END: spec_request
 
+// ANCHOR: console_size
+/// The terminal's first size, from the create (`docker run -it` sends
+/// `HostConfig.ConsoleSize`, [height, width]): the runtime sizes the pty
+/// before the process starts, so even its first `stty size` is right,
+/// before the CLI's resize arrives.
+pub fn set_console_size(spec: &mut runtime::spec::Spec, host_config: &HostConfig) {
+    if let (Some(process), Some([height, width])) =
+        (spec.process.as_mut(), host_config.console_size)
+    {
+        if process.terminal && height > 0 && width > 0 {
+            process.console_size = Some(runtime::spec::ConsoleSize { height, width });
+        }
+    }
+}
+// ANCHOR_END: console_size
+
 /// Builds config.json's contents; `--network host` shares the host's
 /// network namespace, so the spec has none of its own.
 pub fn build(request: &SpecRequest, host_network: bool) -> anyhow::Result<runtime::spec::Spec> {

@@ -100,7 +100,8 @@ impl Daemon {
         let bad = |e: anyhow::Error| ApiError::bad_request(format!("{e:#}"));
         let request =
             spec::request(id, &record.config, &record.host_config, &place).map_err(bad)?;
-        let config_json = spec::build(&request, host_network).map_err(bad)?;
+        let mut config_json = spec::build(&request, host_network).map_err(bad)?;
+        spec::set_console_size(&mut config_json, &record.host_config);
         images::atomic::write_file(
             &container.dir.join("config.json"),
             &serde_json::to_vec_pretty(&config_json).context("config.json")?,
