@@ -106,6 +106,17 @@ for line in open(sys.argv[1], errors="replace"):
 for step, values in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
     if len(values) >= 10:
         print("  %5.1f ms  %s (%d calls)" % (statistics.median(values), step, len(values)))
+# Inside the start: "minidockerd: debug: ID: start took netns 0.1ms, ...".
+laps = {}
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r": start took (.*)$", line)
+    if m:
+        for part in m.group(1).split(", "):
+            step, ms = part.rsplit(" ", 1)
+            laps.setdefault(step, []).append(float(ms.rstrip("ms")))
+print("inside POST /containers/ID/start (median):")
+for step, values in laps.items():
+    print("  %5.1f ms  %s" % (statistics.median(values), step))
 PY
 
 echo
