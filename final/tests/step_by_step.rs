@@ -8,62 +8,43 @@
 //! runs in raw mode as it does for anybody, and the test reads the master
 //! side as a terminal emulator would, rendering carriage returns and
 //! erasures (busybox's `sh` redraws its prompt when the window's size
-//! arrives). The other terminal is a root shell on pipes, as in
-//! `tests/transcripts.rs`: each hop's commands are typed there while the
+//! arrives). The other terminal is the root shell on pipes of
+//! `common::session`: each hop's commands are typed there while the
 //! container runs, with their output.
 //!
 //! Every wait is on an exact event: a prompt or a line on the terminal, a
 //! line in the daemon's log (inotify), a process's exit (a pidfd). The
-//! sessions get placeholders for what changes from run to run (`$d`, IDs,
-//! times, the host PIDs by role, namespace inodes by whose they are) and
-//! are compared with `book/src/transcripts/step-*.txt`
-//! (`UPDATE_TRANSCRIPTS=1 cargo test -p minidocker --test step_by_step`
-//! rewrites them). Everything the test starts goes with it, even when it
-//! fails: the terminal (its hangup ends the CLI), the daemon, the
-//! containers, their mounts, the directory.
+//! sessions get the placeholders of `common::session` (`$d`, IDs, times,
+//! the host PIDs by role where a command is recorded with them, namespace
+//! inodes by whose they are), and this page's own: minirunc's clock ticks
+//! and the host's busybox version. They are compared with
+//! `book/src/transcripts/step-*.txt` (`UPDATE_TRANSCRIPTS=1 cargo test -p
+//! minidocker --test step_by_step` rewrites them). Everything the test
+//! starts goes with it, even when it fails: the terminal (its hangup ends
+//! the CLI), the daemon, the containers, their mounts, the directory.
 
 mod common;
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{HANG, MINIDOCKERD};
+use common::HANG;
+use common::session::{Page, Session, pidfd, shell_env, wait_exit, wait_for_count, wait_for_text};
 use namespaces::pidfd::PidFd;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 /// The container's terminal: 24 rows of 80 columns, the size the CLI
 /// sends the daemon in its resize.
 const ROWS: u16 = 24;
 const COLUMNS: u16 = 80;
 
-/// Where cargo put `minidockerd`, and beside it `minishim` and `minirunc`.
-fn target_dir() -> &'static Path {
-    Path::new(MINIDOCKERD).parent().expect("a directory")
-}
-
-fn require_tools() {
-    common::require_root();
-    for name in ["minishim", "minirunc"] {
-        let path = target_dir().join(name);
-        assert!(
-            path.is_file(),
-            "{} is missing: build the workspace first (cargo build --workspace)",
-            path.display()
-        );
-    }
-    for (program, flag, why) in [
-        (
-            "docker",
-            "--version",
-            "the real CLI (sudo scripts/provision.sh --test)",
-        ),
-        ("jq", "--version", "reads JSON (sudo apt-get install jq)"),
+static STEP_BY_STEP_PAGE: Page = Page {
+    tools: &[
         (
             "socat",
             "-V",
@@ -76,400 +57,22 @@ fn require_tools() {
         ),
         ("findmnt", "--version", "shows the mounts (util-linux)"),
         ("nsenter", "--version", "enters a namespace (util-linux)"),
-    ] {
-        let found = Command::new(program)
-            .arg(flag)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(found, "{program} is not installed: {why}");
-    }
-}
+    ],
+    pids_in_every_output: false,
+    rules: &[&[
+        // Clock ticks since boot (minirunc's state.json), before any PID.
+        (r#""start_time": \d+"#, r#""start_time": <ticks>"#),
+        // The host's busybox-static, whichever version it is.
+        (
+            r"BusyBox v\S+ \([^)]*\) built-in shell",
+            "BusyBox <version> built-in shell",
+        ),
+    ]],
+};
 
 /// Whether this machine has the unified hierarchy (cgroup v2) only.
 fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
-/// What varies from run to run, and what the page shows instead.
-#[derive(Default)]
-struct Placeholders {
-    /// `$d`, once the shell has made it.
-    dir: Option<PathBuf>,
-    /// The root shell's working directory, shown as `.`.
-    scratch: PathBuf,
-    /// Exact texts learned during the session (an image's digest, a
-    /// snapshot's name), replaced before the generic rules.
-    literals: Vec<(String, &'static str)>,
-    /// (host PID, role).
-    pids: Vec<(String, &'static str)>,
-    /// The inode numbers of the root shell's namespaces.
-    host_namespaces: Vec<String>,
-}
-
-impl Placeholders {
-    /// `text` with placeholders; host PIDs by role only where `pids` (a
-    /// small PID, as under a PID namespace of CI's, would otherwise stand
-    /// for a count or a limit).
-    fn apply(&self, text: &str, pids: bool) -> String {
-        let mut text = text.to_string();
-        if let Some(dir) = &self.dir {
-            text = text.replace(&dir.display().to_string(), "$d");
-        }
-        text = text.replace(&target_dir().display().to_string(), "…/target/debug");
-        text = text.replace(&self.scratch.display().to_string(), ".");
-        for (literal, placeholder) in &self.literals {
-            text = text.replace(literal, placeholder);
-        }
-        text = self.namespaces(&text);
-        // Clock ticks since boot (minirunc's state.json), before any PID.
-        let text = api::transcript::replace(
-            &text,
-            &[(r#""start_time": \d+"#, r#""start_time": <ticks>"#)],
-        );
-        let mut text = api::transcript::normalize(&text);
-        if pids {
-            for (pid, placeholder) in &self.pids {
-                text = api::transcript::replace(&text, &[(&format!(r"\b{pid}\b"), placeholder)]);
-            }
-        }
-        api::transcript::replace(
-            &text,
-            &[
-                // The host's busybox-static, whichever version it is.
-                (
-                    r"BusyBox v\S+ \([^)]*\) built-in shell",
-                    "BusyBox <version> built-in shell",
-                ),
-            ],
-        )
-    }
-
-    /// `TYPE:[INODE]`, as `readlink /proc/PID/ns/TYPE` prints it: the
-    /// inode as `<host>` if it is one of the root shell's namespaces, else
-    /// `<container>`.
-    fn namespaces(&self, text: &str) -> String {
-        const TYPES: [&str; 7] = ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"];
-        let mut out = String::new();
-        let mut rest = text;
-        while let Some(at) = rest.find(":[") {
-            let (before, after) = rest.split_at(at + 2);
-            out.push_str(before);
-            let named = TYPES.iter().any(|t| before.ends_with(&format!("{t}:[")));
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            if named && digits > 0 && after[digits..].starts_with(']') {
-                let whose = if self.host_namespaces.iter().any(|n| n == &after[..digits]) {
-                    "<host>"
-                } else {
-                    "<container>"
-                };
-                out.push_str(whose);
-                rest = &after[digits..];
-            } else {
-                rest = after;
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-}
-
-/// How a recorded command's output is shown.
-#[derive(Clone, Copy, PartialEq)]
-enum Shown {
-    Plain,
-    /// With host PIDs by role.
-    Pids,
-    /// A `ps` table (PIDs by role, then laid out again).
-    Ps,
-}
-
-struct Entry {
-    command: String,
-    output: String,
-    shown: Shown,
-}
-
-/// The reader's root shell: a `bash` on pipes, the build directory first
-/// on its PATH.
-struct Session {
-    shell: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    scratch: tempfile::TempDir,
-    names: Placeholders,
-    entries: Vec<Entry>,
-    commands: usize,
-}
-
-/// The environment both terminals start with: C messages, UTC times, the
-/// build directory on PATH.
-fn base_env(command: &mut Command) {
-    command
-        .env_clear()
-        .env(
-            "PATH",
-            format!(
-                "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                target_dir().display()
-            ),
-        )
-        .env("HOME", "/root")
-        .env("LC_ALL", "C")
-        .env("TZ", "UTC");
-}
-
-impl Session {
-    fn new() -> Session {
-        require_tools();
-        let scratch = tempfile::tempdir().unwrap();
-        let mut command = Command::new("timeout");
-        command
-            .args([
-                "--kill-after=5",
-                "300",
-                "bash",
-                "--norc",
-                "--noprofile",
-                "-s",
-            ])
-            .current_dir(scratch.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped());
-        base_env(&mut command);
-        // Every signal at its default, as in a root shell in a terminal
-        // (the test harness leaves signals 32 and 33 ignored).
-        // SAFETY: reset_signals makes raw system calls only, which is what
-        // may run between fork and exec.
-        let mut shell = unsafe {
-            command.pre_exec(|| {
-                namespaces::exec::reset_signals().map_err(|e| std::io::Error::other(e.to_string()))
-            })
-        }
-        .spawn()
-        .expect("starting bash");
-        let input = shell.stdin.take().unwrap();
-        let output = BufReader::new(shell.stdout.take().unwrap());
-        let names = Placeholders {
-            scratch: scratch.path().to_path_buf(),
-            ..Placeholders::default()
-        };
-        let mut session = Session {
-            shell,
-            input,
-            output,
-            scratch,
-            names,
-            entries: Vec::new(),
-            commands: 0,
-        };
-        session.hidden("exec 2>&1");
-        let namespaces = session.hidden("for ns in /proc/$$/ns/*; do stat -L -c %i $ns; done");
-        session.names.host_namespaces = namespaces.lines().map(str::to_string).collect();
-        session
-    }
-
-    fn dir(&self) -> &Path {
-        self.names
-            .dir
-            .as_deref()
-            .expect("the daemon's directory is made")
-    }
-
-    fn execute(&mut self, line: &str) -> (String, i32) {
-        self.commands += 1;
-        api::transcript::run_in_shell(&mut self.input, &mut self.output, self.commands, line)
-    }
-
-    /// Runs `line`, records it with its output; it must exit with `code`.
-    fn record(&mut self, line: &str, shown: Shown, code: i32) -> String {
-        let (output, status) = self.execute(line);
-        assert_eq!(status, code, "{line}:\n{output}\n{}", self.daemon_log());
-        self.entries.push(Entry {
-            command: line.to_string(),
-            output: output.clone(),
-            shown,
-        });
-        output
-    }
-
-    fn ok(&mut self, line: &str) -> String {
-        self.record(line, Shown::Plain, 0)
-    }
-
-    fn ok_pids(&mut self, line: &str) -> String {
-        self.record(line, Shown::Pids, 0)
-    }
-
-    fn ps(&mut self, line: &str) -> String {
-        self.record(line, Shown::Ps, 0)
-    }
-
-    fn hidden(&mut self, line: &str) -> String {
-        let (out, status) = self.execute(line);
-        assert_eq!(status, 0, "(hidden) {line} failed:\n{out}");
-        out
-    }
-
-    /// Shows host PID `pid` (a shell word, e.g. `$pid`) as `role`.
-    fn name_pid(&mut self, pid: &str, role: &'static str) -> i32 {
-        let value = self.hidden(&format!("echo {pid}")).trim().to_string();
-        let number: i32 = value
-            .parse()
-            .unwrap_or_else(|_| panic!("{pid} is not a PID: {value:?}"));
-        // 0 or 1 would stand for every such digit in the session.
-        assert!(number > 1, "{pid} is {number}, not a process of ours");
-        self.names.pids.push((value, role));
-        number
-    }
-
-    /// Shows `literal` (the output of shell command `command`) as `placeholder`.
-    fn name_text(&mut self, command: &str, placeholder: &'static str) -> String {
-        let value = self.hidden(command).trim().to_string();
-        assert!(
-            value.len() >= 12,
-            "{command}: {value:?} is too short to stand for anything"
-        );
-        self.names.literals.push((value.clone(), placeholder));
-        value
-    }
-
-    fn daemon_log(&self) -> String {
-        self.names
-            .dir
-            .as_ref()
-            .and_then(|d| std::fs::read_to_string(d.join("daemon.log")).ok())
-            .map(|log| format!("daemon log:\n{log}"))
-            .unwrap_or_default()
-    }
-
-    /// Waits (hidden) until the shell condition `condition` holds: for a
-    /// state of the kernel that no event announces (a connection's far end
-    /// closed). Up to 30 s: a guard against a hang, not a time it takes.
-    fn wait_until(&mut self, condition: &str) {
-        let (out, status) = self.execute(&format!(
-            "held=no; for _ in $(seq 300); do if {condition}; then held=yes; break; fi; sleep 0.1; done; [ $held = yes ]"
-        ));
-        assert_eq!(status, 0, "never happened: {condition}\n{out}");
-    }
-
-    /// The session since the last check, with placeholders.
-    fn show(&self) -> String {
-        let mut text = String::new();
-        for entry in &self.entries {
-            text.push_str(&format!("$ {}\n", self.names.apply(&entry.command, false)));
-            let output = self.names.apply(&entry.output, entry.shown != Shown::Plain);
-            if entry.shown == Shown::Ps {
-                text.push_str(&ps_table(&output));
-            } else {
-                text.push_str(&output);
-            }
-        }
-        text
-    }
-
-    fn check(&mut self, name: &str) {
-        api::transcript::check(name, &self.show());
-        self.entries.clear();
-    }
-}
-
-/// A `ps` table laid out again once its PIDs are placeholders: numbers
-/// right-aligned, as wide as the widest cell, one space apart, then the
-/// command with `--forest`'s indentation. A number left in the SID column
-/// is the session of the reader's shell: `<sid>` (0 where that session's
-/// leader is outside the PID namespace, as under CI).
-fn ps_table(output: &str) -> String {
-    let mut lines = output.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let numbers = header.len().saturating_sub(1);
-    let mut rows: Vec<(Vec<String>, String)> = vec![(
-        header[..numbers].iter().map(|h| h.to_string()).collect(),
-        header.get(numbers).unwrap_or(&"").to_string(),
-    )];
-    for line in lines {
-        let mut rest = line;
-        let mut cells = Vec::new();
-        for name in &header[..numbers] {
-            rest = rest.trim_start();
-            let end = rest.find(' ').unwrap_or(rest.len());
-            let cell = &rest[..end];
-            let is_number = cell.bytes().all(|b| b.is_ascii_digit());
-            cells.push(if *name == "SID" && is_number {
-                "<sid>".to_string()
-            } else {
-                cell.to_string()
-            });
-            rest = &rest[end..];
-        }
-        rows.push((cells, rest.strip_prefix(' ').unwrap_or(rest).to_string()));
-    }
-    let widths: Vec<usize> = (0..numbers)
-        .map(|k| {
-            rows.iter()
-                .map(|(c, _)| c[k].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for (cells, command) in &rows {
-        let numbers: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:>width$}"))
-            .collect();
-        out.push_str(&format!("{} {command}\n", numbers.join(" ")));
-    }
-    out
-}
-
-/// Whatever the session started goes with it, even after a failure: the
-/// daemon (SIGTERM: it stops its containers), containers it could not
-/// stop (their runtime ends them), mounts under `$d`, `$d` itself.
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.input.write_all(b"exit\n");
-        let _ = self.input.flush();
-        let _ = self.shell.wait();
-        let Some(dir) = self.names.dir.clone() else {
-            return;
-        };
-        let daemon = std::fs::read_to_string(dir.join("minidockerd.pid"))
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-            .and_then(|pid| PidFd::open(pid).ok().map(|fd| (pid, fd)));
-        if let Some((pid, process)) = daemon {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            if !process.wait_exit(Duration::from_secs(30)).unwrap_or(false) {
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-                let _ = process.wait_exit(HANG);
-            }
-        }
-        for runtime in ["minirunc", "logged"] {
-            let root = dir.join("run/runtime").join(runtime);
-            let Ok(entries) = std::fs::read_dir(&root) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with('#') {
-                    continue; // the seccomp cache
-                }
-                let _ = Command::new(target_dir().join("minirunc"))
-                    .arg("--root")
-                    .arg(&root)
-                    .args(["delete", "--force"])
-                    .arg(entry.file_name())
-                    .output();
-            }
-        }
-        common::unmount_under(&dir);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }
 
 /// What the terminal's master side has read so far, and whether the
@@ -514,15 +117,15 @@ impl Terminal {
         let mut command = Command::new("bash");
         command
             .args(["--norc", "--noprofile", "--noediting", "-i"])
-            .current_dir(session.scratch.path())
+            .current_dir(session.scratch())
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
-        base_env(&mut command);
+        shell_env(&mut command);
         command
             .env("TERM", "xterm")
             .env("PS1", "$ ")
-            .env("HISTFILE", session.scratch.path().join("terminal-history"))
+            .env("HISTFILE", session.scratch_file("terminal-history"))
             .env("d", session.dir())
             .env("DOCKER_CONFIG", session.dir().join("docker-config"));
         // SAFETY: raw system calls only, between fork and exec.
@@ -613,13 +216,13 @@ impl Terminal {
 
     /// The terminal's lines since the last check, with placeholders, and
     /// with the line the cursor is on (a prompt) if `with_prompt`.
-    fn check(&mut self, name: &str, names: &Placeholders, with_prompt: bool) {
+    fn check(&mut self, name: &str, session: &Session, with_prompt: bool) {
         let lines = render(&self.screen.state.lock().unwrap().0);
         let last = lines.len() - 1;
         let end = if with_prompt { last + 1 } else { last };
         let mut text = String::new();
         for line in &lines[self.line_mark..end] {
-            text.push_str(&names.apply(line, false));
+            text.push_str(&session.normalize(line));
             text.push('\n');
         }
         api::transcript::check(name, &text);
@@ -696,64 +299,23 @@ fn render(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Waits until the file at `path` holds `text` at least `count` times: a
-/// line of the daemon's log. Watched (inotify, on its directory) before
-/// each read, so a write between the read and the wait is not missed.
-fn wait_for_text(path: &Path, text: &str, count: usize) {
-    let inotify = Inotify::init(InitFlags::IN_CLOEXEC).expect("inotify_init");
-    let dir = path.parent().expect("a directory");
-    inotify
-        .add_watch(
-            dir,
-            AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_CLOSE_WRITE,
-        )
-        .unwrap_or_else(|e| panic!("watching {}: {e}", dir.display()));
-    let deadline = Instant::now() + HANG;
-    loop {
-        let content =
-            String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
-        if content.matches(text).count() >= count {
-            return;
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "{text:?} never appeared {count} time(s) in {}; it holds:\n{content}",
-            path.display(),
-        );
-        let timeout = nix::poll::PollTimeout::try_from(left).unwrap_or(nix::poll::PollTimeout::MAX);
-        let mut fds = [nix::poll::PollFd::new(
-            inotify.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if let Ok(n) = nix::poll::poll(&mut fds, timeout) {
-            if n > 0 {
-                let _ = inotify.read_events();
-            }
-        }
-    }
-}
-
 /// One `docker run -it --rm busybox sh`, hop by hop, while it runs; then
 /// its end, and a second run with every call of the runtime written down.
 #[test]
 fn privileged_docker_run_step_by_step() {
-    let mut s = Session::new();
+    let mut s = Session::new(&STEP_BY_STEP_PAGE);
 
     // A daemon of its own, with -D, and a second runtime: minirunc behind
     // a wrapper that writes down its command lines (used at the end).
-    s.ok("d=$(mktemp -d)");
-    let dir = s.hidden("echo $d").trim().to_string();
-    assert!(dir.starts_with("/tmp/"), "{dir}");
-    s.names.dir = Some(PathBuf::from(&dir));
-    // The CLI's own config, not root's ~/.docker.
-    s.hidden("mkdir $d/docker-config && export DOCKER_CONFIG=$d/docker-config");
+    s.make_dir(true);
     s.ok(r#"printf '#!/bin/sh\necho "$*" >> %s/calls.log\nexec %s "$@"\n' $d "$(command -v minirunc)" > $d/minirunc-logged"#);
     s.ok("chmod +x $d/minirunc-logged");
-    s.ok("(minidockerd -D --add-runtime logged=$d/minirunc-logged --data-root $d/data --exec-root $d/run -H unix://$d/d.sock 2>$d/daemon.log & echo $! >$d/minidockerd.pid)");
+    s.start_daemon_with(
+        &["-D", "--add-runtime", "logged=$d/minirunc-logged"],
+        "daemon.log",
+        true,
+    );
     let log = s.dir().join("daemon.log");
-    wait_for_text(&log, "API listen on", 1);
-    s.name_pid("$(cat $d/minidockerd.pid)", "<daemon>");
     s.ok("export DOCKER_HOST=unix://$d/d.sock");
     s.check("step-0-daemon.txt");
 
@@ -764,8 +326,8 @@ fn privileged_docker_run_step_by_step() {
     t.command("docker run -it --rm busybox sh", "/ # ");
     // The CLI sends the window's size once the start is answered; the
     // shell redraws its prompt when it gets it (SIGWINCH).
-    wait_for_text(&log, &format!("/resize?h={ROWS}&w={COLUMNS} 200 "), 1);
-    t.check("step-0-run.txt", &s.names, true);
+    wait_for_text(&log, &format!("/resize?h={ROWS}&w={COLUMNS} 200 "));
+    t.check("step-0-run.txt", &s, true);
 
     // Hop 1: the HTTP exchange, from the daemon's debug log.
     let exchange = s.ok("grep -E '^c[0-9]+ (> [A-Z]+ |< HTTP/)' $d/daemon.log");
@@ -834,7 +396,7 @@ fn privileged_docker_run_step_by_step() {
     s.ok("shim=$(ps -o ppid= -p $pid | tr -d ' ')");
     let shim_pid = s.name_pid("$shim", "<shim>");
     // Opened while it runs: its exit is awaited at the end.
-    let shim = PidFd::open(shim_pid).expect("pidfd_open of the shim");
+    let shim = pidfd(shim_pid);
     let daemon = s.ps("ps -o pid,ppid,sid,comm -p $(cat $d/minidockerd.pid)");
     assert!(daemon.contains("minidockerd"), "{daemon}");
     let forest = s.ps("ps --forest -o pid,ppid,sid,comm -p $shim,$pid");
@@ -882,7 +444,7 @@ fn privileged_docker_run_step_by_step() {
     // Hop 6: the namespaces, from inside and from the host.
     t.command("hostname", "/ # ");
     t.command("echo $$", "/ # ");
-    t.check("step-6-inside.txt", &s.names, false);
+    t.check("step-6-inside.txt", &s, false);
     s.ok("readlink /proc/$$/ns/{cgroup,ipc,mnt,net,pid,user,uts}");
     let theirs = s.ok("readlink /proc/$pid/ns/{cgroup,ipc,mnt,net,pid,user,uts}");
     assert_eq!(theirs.lines().count(), 7, "{theirs}");
@@ -909,12 +471,12 @@ fn privileged_docker_run_step_by_step() {
     // Hop 8: the end.
     t.command("exit", "$ ");
     t.command("echo $?", "$ ");
-    t.check("step-8-exit.txt", &s.names, false);
+    t.check("step-8-exit.txt", &s, false);
     // The two long requests end with the container; each one's line is
     // written once its last byte has gone.
-    wait_for_text(&log, "/wait?condition=removed 200 ", 1);
-    wait_for_text(&log, "&stream=1 101 ", 1);
-    assert!(shim.wait_exit(HANG).unwrap(), "the shim did not exit");
+    wait_for_text(&log, "/wait?condition=removed 200 ");
+    wait_for_text(&log, "&stream=1 101 ");
+    wait_exit(&shim, "the shim");
     s.ok(
         r"grep -E '^c[0-9]+ POST \S+/(attach|wait)\?\S* [0-9]+ [0-9]+ms$' $d/daemon.log | sort -k3",
     );
@@ -932,11 +494,7 @@ fn privileged_docker_run_step_by_step() {
     assert_eq!(unmounted, "not mounted\n");
     let reaped = s.ok("ps -o pid= -p $pid || echo 'no such process'");
     assert_eq!(reaped, "no such process\n");
-    let gone = s.record(
-        "minirunc --root $d/run/runtime/minirunc state $id",
-        Shown::Plain,
-        1,
-    );
+    let gone = s.fails("minirunc --root $d/run/runtime/minirunc state $id", 1);
     assert!(gone.contains("does not exist"), "{gone}");
     assert_eq!(s.ok("find /sys/fs/cgroup -name $id | wc -l"), "0\n");
     let sockets = s.ok(r#"ss -xlH src "$d/*" | awk '{print $5}'"#);
@@ -945,9 +503,9 @@ fn privileged_docker_run_step_by_step() {
 
     // Once more, on the runtime that writes its calls down.
     t.command("docker run -it --rm --runtime logged busybox sh", "/ # ");
-    wait_for_text(&log, &format!("/resize?h={ROWS}&w={COLUMNS} 200 "), 2);
+    wait_for_count(&log, &format!("/resize?h={ROWS}&w={COLUMNS} 200 "), 2);
     t.command("exit", "$ ");
-    t.check("step-9-terminal.txt", &s.names, false);
+    t.check("step-9-terminal.txt", &s, false);
     let calls = s.ok("cut -d' ' -f7- $d/calls.log");
     let verbs: Vec<&str> = calls
         .lines()

@@ -11,6 +11,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub mod session;
+
 pub const MINIDOCKERD: &str = env!("CARGO_BIN_EXE_minidockerd");
 
 /// How long a test waits for an event that must come (a line, an exit)
