@@ -62,6 +62,33 @@ pub struct BuildOptions {
     pub no_cache: bool,
 }
 
+// ANCHOR: same_image
+/// The image of the last stage's final state, made once per state: a
+/// rebuild that ends in the same state (every step from the cache) gets
+/// the same image back, with the same creation time — as Docker's classic
+/// builder does — so that what is built `FROM` it hits its cache too.
+fn finish(store: &ImageStore, last: State, options: &BuildOptions) -> anyhow::Result<Image> {
+    let remembered = store.root().join("build-cache/images").join(last.key.hex());
+    let before = fs::read_to_string(&remembered)
+        .ok()
+        .and_then(|id| store.resolve(id.trim()).ok())
+        .filter(|_| !options.no_cache);
+    if let Some(image) = before {
+        if let Some(tag) = &options.tag {
+            store.tag(&image, tag)?;
+        }
+        return store.resolve(&image.id.to_string());
+    }
+    let mut config = last.config;
+    config.created = Some(api::timefmt::rfc3339_nanos(std::time::SystemTime::now()));
+    let image = store.add_image(&config, &last.layers, options.tag.as_ref())?;
+    let dir = remembered.parent().context("build-cache/images")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::atomic::write_file(&remembered, image.id.to_string().as_bytes())?;
+    Ok(image)
+}
+// ANCHOR_END: same_image
+
 /// A stage's state between two instructions.
 #[derive(Clone)]
 struct State {
@@ -129,9 +156,7 @@ pub fn build(
     }
     // ANCHOR_END: build_loop
     let last = done.pop().context("the Dockerfile has no stages")?;
-    let mut config = last.config;
-    config.created = Some(api::timefmt::rfc3339_nanos(std::time::SystemTime::now()));
-    let image = store.add_image(&config, &last.layers, options.tag.as_ref())?;
+    let image = finish(store, last, options)?;
     progress(&format!("Successfully built {}", image.id.short()));
     if let Some(tag) = &options.tag {
         progress(&format!("Successfully tagged {}", tag.familiar()));

@@ -73,13 +73,23 @@ impl Fixture {
         tag: &str,
         args: &[(&str, &str)],
     ) -> anyhow::Result<Vec<String>> {
+        self.build_with(dockerfile, tag, args, false)
+    }
+
+    fn build_with(
+        &self,
+        dockerfile: &str,
+        tag: &str,
+        args: &[(&str, &str)],
+        no_cache: bool,
+    ) -> anyhow::Result<Vec<String>> {
         let options = BuildOptions {
             tag: Some(Reference::parse(tag).unwrap()),
             build_args: args
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
-            no_cache: false,
+            no_cache,
         };
         let mut lines = Vec::new();
         build(
@@ -158,6 +168,15 @@ fn privileged_layers_cache_and_precise_invalidation() {
         f.store.resolve("app:2").unwrap().config.rootfs.diff_ids,
         image.config.rootfs.diff_ids
     );
+    // ...and the same image back, as Docker's classic builder gives it:
+    // the same ID, created when it first was, under both tags.
+    let rebuilt = f.store.resolve("app:2").unwrap();
+    assert_eq!(
+        rebuilt.id, image.id,
+        "an unchanged rebuild is the same image"
+    );
+    assert_eq!(rebuilt.config.created, image.config.created);
+    assert!(f.store.resolve("app:1").is_ok());
 
     // A source file changes: the steps before it hit, it and the rest miss.
     f.file("src/main.rs", "fn main() { changed() }\n");
@@ -172,6 +191,11 @@ fn privileged_layers_cache_and_precise_invalidation() {
         3,
         "only `RUN compile` ran again"
     );
+
+    // --no-cache makes everything again: a new image, made now.
+    let fresh = f.build_with(APP, "app:fresh", &[], true).unwrap();
+    assert_eq!(cache_hits(&fresh), 0);
+    assert_ne!(f.store.resolve("app:fresh").unwrap().id, image.id);
 }
 
 #[test]
