@@ -42,6 +42,26 @@ pub struct RunRequest<'a> {
 }
 // ANCHOR_END: run_step
 
+/// A RUN whose command failed, in Docker's words; the daemon passes the
+/// code on (`errorDetail.code`), and `docker build` exits with it.
+#[derive(Debug)]
+pub struct RunFailed {
+    pub command: String,
+    pub code: i32,
+}
+
+impl std::fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "The command '{}' returned a non-zero code: {}",
+            self.command, self.code
+        )
+    }
+}
+
+impl std::error::Error for RunFailed {}
+
 // ANCHOR: no_runtime
 /// What `ch02 build` has: no way to run a process yet.
 pub struct NoRuntime;
@@ -492,10 +512,11 @@ fn run_step(
         let upper = snapshot.upper(store);
         let result = match status {
             Ok(0) => layer_from_tree(store, &upper),
-            Ok(code) => Err(anyhow::anyhow!(
-                "The command '{}' returned a non-zero code: {code}",
-                argv.join(" ")
-            )),
+            Ok(code) => Err(RunFailed {
+                command: argv.join(" "),
+                code,
+            }
+            .into()),
             Err(e) => Err(e),
         };
         snapshot::unmount(store, &target)?;

@@ -350,6 +350,22 @@ fn split_reference(image: &str) -> (&str, &str) {
     }
 }
 
+/// The error a progress stream ended with, and its code (`docker build`
+/// exits with a failed RUN's).
+#[derive(Debug)]
+pub struct StreamFailed {
+    pub message: String,
+    pub code: i32,
+}
+
+impl std::fmt::Display for StreamFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StreamFailed {}
+
 // ANCHOR: json_stream
 /// The daemon's progress stream (pull, load): one JSON object per line,
 /// printed as it arrives; an `error` ends it as the command's failure.
@@ -366,7 +382,12 @@ pub fn print_json_stream(response: ClientResponse) -> anyhow::Result<()> {
             .as_str()
             .or(message["error"].as_str())
         {
-            bail!("{error}");
+            let code = message["errorDetail"]["code"].as_i64().unwrap_or(1) as i32;
+            return Err(StreamFailed {
+                message: error.to_string(),
+                code,
+            }
+            .into());
         }
         if let Some(text) = message["stream"].as_str() {
             write!(out, "{text}")?;

@@ -4,6 +4,7 @@
 //! §5 lists them), so `minidocker` and `docker` can be read side by side.
 //! (docker/cli: `cli/command/container`, `cli/command/image`.)
 
+pub mod build;
 pub mod containers;
 pub mod doctor;
 pub mod images;
@@ -114,6 +115,8 @@ pub enum Command {
     History(images::HistoryArgs),
     /// Download an image from a registry.
     Pull(images::PullArgs),
+    /// Build an image from a Dockerfile (the classic builder).
+    Build(build::BuildArgs),
     /// Display system-wide information.
     Info(system::FormatArg),
     /// Show the minidocker version information.
@@ -174,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Save(args) => images::save(&client, args),
         Command::History(args) => images::history(&client, args),
         Command::Pull(args) => images::pull(&client, args),
+        Command::Build(args) => build::build(&client, args),
         Command::Info(args) => system::info(&client, args),
         Command::Version(args) => system::version(&client, args),
         Command::Doctor(_) => unreachable!("handled above"),

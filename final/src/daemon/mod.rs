@@ -5,6 +5,7 @@
 //! [`images`].
 
 pub mod attach;
+pub mod build;
 pub mod container;
 pub mod create;
 pub mod exec;

@@ -291,6 +291,18 @@ pub struct Placement<'a> {
     pub cgroup_parent: &'a str,
 }
 
+/// `--user` (or USER) against the image's /etc/passwd and /etc/group:
+/// root when empty, and the primary group a supplementary one too (`id`
+/// lists it in groups=), as in the config.json dockerd writes.
+pub fn resolve_user(rootfs: &Path, user: &str) -> anyhow::Result<namespaces::user::ResolvedUser> {
+    let user = if user.is_empty() { "0" } else { user };
+    let mut resolved = namespaces::user::resolve(rootfs, user)?;
+    if resolved.user.additional_gids.is_empty() {
+        resolved.user.additional_gids.push(resolved.user.gid);
+    }
+    Ok(resolved)
+}
+
 // ANCHOR: spec_request
 /// The spec builder's request for a container: its process from the
 /// (already merged) Config, its limits and privileges from HostConfig.
@@ -302,18 +314,8 @@ pub fn request(
 ) -> anyhow::Result<SpecRequest> {
     let options = RunOptions::of(host_config).map_err(|e| anyhow::anyhow!(e.message))?;
     let rootfs = place.bundle.join("rootfs");
-    let user = if config.user.is_empty() {
-        "0"
-    } else {
-        &config.user
-    };
     // ANCHOR: spec_paths
-    let mut resolved = namespaces::user::resolve(&rootfs, user)?;
-    // The primary group is a supplementary one too (`id` lists it in
-    // groups=), as in the config.json dockerd writes.
-    if resolved.user.additional_gids.is_empty() {
-        resolved.user.additional_gids.push(resolved.user.gid);
-    }
+    let resolved = resolve_user(&rootfs, &config.user)?;
     // What Docker adds to every container's environment (moby:
     // `CreateDaemonEnvironment`): HOSTNAME, and HOME for the user.
     let mut env = config.env.clone().unwrap_or_default();

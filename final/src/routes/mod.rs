@@ -1,6 +1,7 @@
 //! The Engine API's routes onto the daemon: chapter 01's router and
 //! server, one module per group of endpoints (moby: `api/server/router/`).
 
+mod build;
 mod containers;
 mod exec;
 mod images;
@@ -21,6 +22,7 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     containers::add(&mut router, daemon);
     exec::add(&mut router, daemon);
     images::add(&mut router, daemon);
+    build::add(&mut router, daemon);
     networks::add(&mut router, daemon);
     volumes::add(&mut router);
     Server::new(router)

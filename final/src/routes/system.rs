@@ -1,5 +1,5 @@
-//! `/_ping`, `/version`, `/info`, and the builder's routes that answer
-//! clearly until the builder issue plugs RUN into real containers.
+//! `/_ping`, `/version`, `/info`, and BuildKit's routes, which answer
+//! with the way to the classic builder (`/build`, in `routes/build.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,11 +26,13 @@ pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
     });
     route!(router, daemon, "GET", "/version", version);
     route!(router, daemon, "GET", "/info", info);
-    for path in ["/build", "/session", "/grpc"] {
+    // BuildKit: the docker CLI calls these instead of /build where buildx
+    // is installed (Docker's own packages, Ubuntu's docker-buildx).
+    for path in ["/session", "/grpc"] {
         router.add("POST", path, |_| {
             Err(ApiError::bad_request(
-                "building images is not supported by minidockerd yet: the builder issue brings `docker build` \
-                 (DOCKER_BUILDKIT=0, the classic builder)",
+                "minidockerd has the classic builder only, not BuildKit: build with \
+                 DOCKER_BUILDKIT=0 docker build … (or minidocker build)",
             ))
         });
     }
