@@ -39,7 +39,6 @@ pub struct BuildArgs {
     pub context: PathBuf,
 }
 
-// ANCHOR: build
 pub fn build(client: &Client, args: BuildArgs) -> anyhow::Result<i32> {
     let context = args.context.clone();
     if !context.is_dir() {
@@ -60,6 +59,7 @@ pub fn build(client: &Client, args: BuildArgs) -> anyhow::Result<i32> {
     if let Some(network) = &args.network {
         query.push(format!("networkmode={}", escape(network)));
     }
+    // ANCHOR: build
     // The tar is written by a thread into a pipe while the request reads
     // it: the context never sits whole in memory.
     let (reader, writer) = nix::unistd::pipe().context("pipe(2) for the build context")?;
@@ -82,8 +82,8 @@ pub fn build(client: &Client, args: BuildArgs) -> anyhow::Result<i32> {
             Ok(e.downcast_ref::<StreamFailed>().map_or(1, |f| f.code))
         }
     }
+    // ANCHOR_END: build
 }
-// ANCHOR_END: build
 
 /// `--build-arg NAME=value` (or `NAME`, our value) as the query's JSON.
 fn build_args(items: &[String]) -> anyhow::Result<serde_json::Value> {

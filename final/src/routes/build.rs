@@ -19,13 +19,13 @@ pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
     route!(router, daemon, "POST", "/build", build);
 }
 
-// ANCHOR: build
 fn build(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let query = BuildQuery::parse(req)?;
     // The whole context first (to disk): the answer's head goes out only
     // when the request has been read.
     let context = d.receive_context(req.body())?;
     let d = Arc::clone(d);
+    // ANCHOR: build
     Ok(Response::stream(200, "application/json", move |out| {
         let mut line = |message: Value| {
             let mut bytes = serde_json::to_vec(&message).unwrap_or_default();
@@ -60,5 +60,5 @@ fn build(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
         }
         Ok(())
     }))
+    // ANCHOR_END: build
 }
-// ANCHOR_END: build
