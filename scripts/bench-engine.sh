@@ -4,8 +4,8 @@
 # real docker CLI against minidockerd (minishim + minirunc), and the docker
 # CLI against Debian's dockerd 20.10 (containerd-shim-runc-v2 + runc, then
 # + minirunc); then where minidockerd's milliseconds go (its -D log times
-# each request), `ps` and `images` round trips, and the memory of the
-# daemons and shims. Both daemons run
+# each request), `ps` and `images` round trips, `docker build` cold and
+# cached, and the memory of the daemons and shims. Both daemons run
 # isolated in a temp dir (no bridge, no iptables: --network none), and are
 # stopped by PID at the end. A benchmark, not a test: it asserts nothing.
 # Needs root, hyperfine and docker.io (scripts/provision.sh --test).
@@ -126,6 +126,32 @@ hyperfine -N --warmup 3 --runs 30 \
     -n "docker ps -> dockerd" "docker -H $theirs ps -a" \
     -n "minidocker images -> minidockerd" "$minidocker -H $ours images" \
     -n "docker images -> dockerd" "docker -H $theirs images"
+
+# docker build (the classic builder) of the same 5-instruction, 2-RUN
+# Dockerfile on both: cold (--no-cache: every RUN runs) and all cached.
+context=$tmp/build-context
+mkdir -p "$context"
+echo "hello" >"$context/greeting.txt"
+cat >"$context/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+WORKDIR /app
+COPY greeting.txt .
+RUN echo "built in $(pwd)" > built.txt && cat greeting.txt >> built.txt
+RUN wc -c built.txt > size.txt
+DOCKERFILE
+export DOCKER_BUILDKIT=0
+build="build -q --network none $context"
+docker -H "$ours" $build >/dev/null
+docker -H "$theirs" $build >/dev/null
+echo
+hyperfine -N --warmup 2 --runs 15 \
+    -n "minidocker build, cold -> minidockerd" "$minidocker -H $ours build -q --no-cache --network none $context" \
+    -n "docker build, cold -> minidockerd" "docker -H $ours $build --no-cache" \
+    -n "docker build, cold -> dockerd" "docker -H $theirs $build --no-cache" \
+    -n "minidocker build, cached -> minidockerd" "$minidocker -H $ours $build" \
+    -n "docker build, cached -> minidockerd" "docker -H $ours $build" \
+    -n "docker build, cached -> dockerd" "docker -H $theirs $build"
+unset DOCKER_BUILDKIT
 
 # Memory: the daemons idle (dockerd with its containerd), then one shim
 # each beside a running container.

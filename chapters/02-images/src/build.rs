@@ -410,7 +410,7 @@ fn cached_layer(
     key: &Digest,
     options: &BuildOptions,
     progress: &mut dyn FnMut(&str),
-    make: impl FnOnce() -> anyhow::Result<StoredLayer>,
+    make: impl FnOnce(&mut dyn FnMut(&str)) -> anyhow::Result<StoredLayer>,
 ) -> anyhow::Result<StoredLayer> {
     let dir = store.root().join("build-cache");
     let path = dir.join(key.hex());
@@ -430,7 +430,7 @@ fn cached_layer(
             }
         }
     }
-    let layer = make()?;
+    let layer = make(progress)?;
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let entry = CacheEntry {
         descriptor: layer.descriptor.clone(),
@@ -487,8 +487,7 @@ fn run_step(
         &state.key,
         &format!("RUN {argv:?} {:?} {build_args:?}", state.config.config.env),
     );
-    let mut output = Vec::new();
-    let made = cached_layer(store, &key, options, progress, || {
+    let made = cached_layer(store, &key, options, progress, |progress| {
         let scratch = store.temp_dir()?;
         let target = scratch.path().join("rootfs");
         let layers = &state.config.rootfs.diff_ids;
@@ -508,7 +507,13 @@ fn run_step(
             user: state.config.config.user.clone(),
             build_args: build_args.clone(),
         };
-        let status = runner.run(&request, &mut output);
+        // The step's output, line by line as it runs.
+        let mut lines = Lines {
+            progress,
+            partial: Vec::new(),
+        };
+        let status = runner.run(&request, &mut lines);
+        lines.finish();
         let upper = snapshot.upper(store);
         let result = match status {
             Ok(0) => layer_from_tree(store, &upper),
@@ -522,11 +527,37 @@ fn run_step(
         snapshot::unmount(store, &target)?;
         result
     });
-    // The step's output, shown whether it succeeded or not.
-    for line in String::from_utf8_lossy(&output).lines() {
-        progress(line);
-    }
     Ok(add_layer_step(state, key, made?, text))
+}
+
+/// A RUN's output, passed on a line at a time as the process writes it.
+struct Lines<'a> {
+    progress: &'a mut dyn FnMut(&str),
+    partial: Vec<u8>,
+}
+
+impl Write for Lines<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            (self.progress)(&String::from_utf8_lossy(&line[..end]));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines<'_> {
+    /// The last line, if the output did not end with a newline.
+    fn finish(self) {
+        if !self.partial.is_empty() {
+            (self.progress)(&String::from_utf8_lossy(&self.partial));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -654,7 +685,7 @@ fn copy_step(
         &state.key,
         &format!("{text}\n{dest}\n{owner:?} {mode:?}\n{content}"),
     );
-    let layer = cached_layer(store, &key, options, progress, || {
+    let layer = cached_layer(store, &key, options, progress, |_| {
         layer_from_tree(store, &stage)
     })?;
     // ANCHOR_END: copy_key

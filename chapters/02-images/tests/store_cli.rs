@@ -396,7 +396,10 @@ fn privileged_an_overlay_snapshot_is_remounted_with_its_upper() {
     .unwrap();
     fs::write(target.join("written-by-the-container"), "kept").unwrap();
     // What a reboot does to the mount: it is gone, the directories stay.
-    nix::mount::umount(&target).unwrap();
+    // Detached (lazily): a child another test forks at this moment holds,
+    // until its exec, a copy of every descriptor, which makes a plain
+    // umount(2) fail with EBUSY.
+    nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).unwrap();
     assert!(!target.join("bin/busybox").exists());
     let record = images::snapshot::list(&store)
         .unwrap()
