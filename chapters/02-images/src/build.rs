@@ -326,6 +326,7 @@ fn apply(
         InstructionKind::Workdir(dir) => {
             let dir = x(dir)?;
             run.working_dir = absolute(&run.working_dir, &dir);
+            return workdir_step(store, state, text, options, progress);
         }
         InstructionKind::User(user) => run.user = x(user)?,
         InstructionKind::Cmd(command) => {
@@ -529,6 +530,49 @@ fn run_step(
     });
     Ok(add_layer_step(state, key, made?, text))
 }
+
+// ANCHOR: workdir_step
+/// WORKDIR makes its directory, as Docker's builders do (moby's
+/// `dispatchWorkdir`: a container, a mkdir in it, a commit). So it is a
+/// layer step: the directories that were missing, owned by root, or an
+/// empty layer when the directory was there — an image made by the
+/// classic builder lists a layer for every WORKDIR.
+fn workdir_step(
+    store: &ImageStore,
+    state: State,
+    text: &str,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<State> {
+    let dir = state.config.config.working_dir.clone();
+    let key = next_key(&state.key, &format!("WORKDIR {dir}"));
+    let made = cached_layer(store, &key, options, progress, |_| {
+        let scratch = store.temp_dir()?;
+        let target = scratch.path().join("rootfs");
+        let layers = &state.config.rootfs.diff_ids;
+        let snapshot = snapshot::mount_layers(
+            store,
+            layers,
+            "a WORKDIR step",
+            None,
+            &target,
+            Snapshotter::Overlay,
+        )?;
+        // Inside the root filesystem, whatever links the path holds.
+        let made = crate::securejoin::resolve_in_root(&target, &dir).and_then(|path| {
+            let mut builder = fs::DirBuilder::new();
+            std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o755);
+            builder
+                .create(&path)
+                .with_context(|| format!("creating WORKDIR {dir}"))
+        });
+        let result = made.and_then(|()| layer_from_tree(store, &snapshot.upper(store)));
+        snapshot::unmount(store, &target)?;
+        result
+    })?;
+    Ok(add_layer_step(state, key, made, text))
+}
+// ANCHOR_END: workdir_step
 
 /// A RUN's output, passed on a line at a time as the process writes it.
 struct Lines<'a> {

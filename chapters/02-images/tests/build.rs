@@ -103,6 +103,22 @@ impl Fixture {
         Ok(lines)
     }
 
+    /// Whether `path` is a directory in the image's root filesystem.
+    fn is_dir(&self, image: &str, path: &str) -> bool {
+        let mnt = tempfile::tempdir().unwrap();
+        let target = mnt.path().join("root");
+        ok(ch02(
+            self.root.path(),
+            &["mount", image, target.to_str().unwrap()],
+        ));
+        let is_dir = target.join(path.trim_start_matches('/')).is_dir();
+        ok(ch02(
+            self.root.path(),
+            &["umount", target.to_str().unwrap()],
+        ));
+        is_dir
+    }
+
     /// The file at `path` in the image's root filesystem.
     fn read(&self, image: &str, path: &str) -> Option<String> {
         let mnt = tempfile::tempdir().unwrap();
@@ -145,8 +161,8 @@ fn privileged_layers_cache_and_precise_invalidation() {
     let image = f.store.resolve("app:1").unwrap();
     assert_eq!(
         image.config.rootfs.diff_ids.len(),
-        5,
-        "busybox + 4 layer steps"
+        6,
+        "busybox + WORKDIR (it makes /app) + 4 layer steps"
     );
     assert_eq!(image.config.config.cmd, Some(vec!["./run".to_string()]));
     let history: Vec<_> = image
@@ -162,7 +178,7 @@ fn privileged_layers_cache_and_precise_invalidation() {
 
     // Unchanged: every layer step comes from the cache, nothing runs.
     let again = f.build(APP, "app:2", &[]).unwrap();
-    assert_eq!(cache_hits(&again), 4, "{again:?}");
+    assert_eq!(cache_hits(&again), 5, "{again:?}");
     assert_eq!(f.runtime.calls.load(Ordering::SeqCst), 2);
     assert_eq!(
         f.store.resolve("app:2").unwrap().config.rootfs.diff_ids,
@@ -183,8 +199,8 @@ fn privileged_layers_cache_and_precise_invalidation() {
     let changed = f.build(APP, "app:3", &[]).unwrap();
     assert_eq!(
         cache_hits(&changed),
-        2,
-        "COPY deps.txt and RUN install deps hit: {changed:?}"
+        3,
+        "WORKDIR, COPY deps.txt and RUN install deps hit: {changed:?}"
     );
     assert_eq!(
         f.runtime.calls.load(Ordering::SeqCst),
@@ -196,6 +212,39 @@ fn privileged_layers_cache_and_precise_invalidation() {
     let fresh = f.build_with(APP, "app:fresh", &[], true).unwrap();
     assert_eq!(cache_hits(&fresh), 0);
     assert_ne!(f.store.resolve("app:fresh").unwrap().id, image.id);
+}
+
+/// A tar of nothing but its two end blocks: the layer of a step that
+/// changed nothing, the same digest as in images Docker's classic builder
+/// makes.
+const EMPTY_LAYER: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+#[test]
+fn privileged_workdir_makes_its_directory_as_a_layer() {
+    let f = Fixture::new();
+    f.build(
+        "FROM busybox\nWORKDIR /made/here\nWORKDIR /tmp\n",
+        "wd:1",
+        &[],
+    )
+    .unwrap();
+    assert!(f.is_dir("wd:1", "/made/here"), "WORKDIR made its directory");
+    let image = f.store.resolve("wd:1").unwrap();
+    let diff_ids: Vec<String> = image
+        .config
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        diff_ids.len(),
+        3,
+        "busybox and one layer per WORKDIR: {diff_ids:?}"
+    );
+    assert_ne!(diff_ids[1], EMPTY_LAYER, "/made/here was made");
+    assert_eq!(diff_ids[2], EMPTY_LAYER, "/tmp was there: an empty layer");
+    assert_eq!(image.config.config.working_dir, "/tmp");
 }
 
 #[test]
