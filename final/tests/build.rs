@@ -144,6 +144,45 @@ fn privileged_docker_build_runs_caches_and_gives_the_same_image_back() {
         "the multi-stage build",
     );
     assert_eq!(d.ok(&["run", "--rm", "staged"]), "made for you\n");
+    // --target stops at a stage; --label adds to the image's labels.
+    built_ok(
+        &docker_build(
+            &d,
+            ctx,
+            &[
+                "-f",
+                "Dockerfile.stages",
+                "--target",
+                "make",
+                "--label",
+                "team=core",
+                "-t",
+                "made",
+            ],
+        ),
+        "--target make",
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "made", "cat", "/made.txt"]),
+        "made for nobody\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"team\"}}",
+            "made"
+        ]),
+        "core\n"
+    );
+    let missing = docker_build(&d, ctx, &["-f", "Dockerfile.stages", "--target", "nosuch"]);
+    assert!(
+        !missing.status.success()
+            && stderr(&missing).contains("failed to reach build target nosuch"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]

@@ -76,10 +76,15 @@ impl RunStep for NoRuntime {
 }
 // ANCHOR_END: no_runtime
 
+#[derive(Default)]
 pub struct BuildOptions {
     pub tag: Option<Reference>,
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
+    /// `--target`: the stage to stop at (by name); the last one if none.
+    pub target: Option<String>,
+    /// `--label`: added to the image's labels, after the Dockerfile's.
+    pub labels: BTreeMap<String, String>,
 }
 
 // ANCHOR: same_image
@@ -137,11 +142,27 @@ pub fn build(
 ) -> anyhow::Result<Image> {
     let file = dockerfile::parse(dockerfile_text).map_err(|e| anyhow::anyhow!("{e}"))?;
     let ignore = DockerIgnore::load(context)?;
-    let total: usize = file.stages.iter().map(|s| s.instructions.len() + 1).sum();
+    // --target: the stages up to and including that one.
+    let last_stage = match &options.target {
+        None => file.stages.len(),
+        Some(target) => {
+            let name = target.to_lowercase();
+            let index = file
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name.as_str()))
+                .with_context(|| {
+                    format!("failed to reach build target {target} in Dockerfile: name a stage `FROM … AS {target}`")
+                })?;
+            index + 1
+        }
+    };
+    let stages = &file.stages[..last_stage];
+    let total: usize = stages.iter().map(|s| s.instructions.len() + 1).sum();
     // ANCHOR: build_loop
     let mut step = 0;
     let mut done: Vec<State> = Vec::new();
-    for stage in &file.stages {
+    for stage in stages {
         step += 1;
         let global = global_args(&file, &options.build_args);
         let base = expand(&file, &stage.base, &global)?;
@@ -175,7 +196,14 @@ pub fn build(
         done.push(state);
     }
     // ANCHOR_END: build_loop
-    let last = done.pop().context("the Dockerfile has no stages")?;
+    let mut last = done.pop().context("the Dockerfile has no stages")?;
+    if !options.labels.is_empty() {
+        // As a last config step: in the key, so a rebuild with other
+        // labels is another image.
+        let labels = &mut last.config.config.labels;
+        labels.extend(options.labels.clone());
+        last.key = next_key(&last.key, &format!("--label {:?}", options.labels));
+    }
     let image = finish(store, last, options)?;
     progress(&format!("Successfully built {}", image.id.short()));
     if let Some(tag) = &options.tag {

@@ -225,6 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tag: tag.as_deref().map(parse_reference).transpose()?,
                 build_args: args,
                 no_cache,
+                ..Default::default()
             };
             let runner = images::build::NoRuntime;
             images::build::build(&store, &context, &text, &options, &runner, &mut |line| {

@@ -90,6 +90,7 @@ impl Fixture {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
             no_cache,
+            ..Default::default()
         };
         let mut lines = Vec::new();
         build(

@@ -35,6 +35,12 @@ pub struct BuildArgs {
     /// The network for RUN instructions: none (default) or host.
     #[arg(long)]
     pub network: Option<String>,
+    /// The build stage to stop at.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Set metadata for an image (key=value).
+    #[arg(long)]
+    pub label: Vec<String>,
     /// The build context: a directory.
     pub context: PathBuf,
 }
@@ -58,6 +64,23 @@ pub fn build(client: &Client, args: BuildArgs) -> anyhow::Result<i32> {
     query.push(format!("q={}", args.quiet as u8));
     if let Some(network) = &args.network {
         query.push(format!("networkmode={}", escape(network)));
+    }
+    if let Some(target) = &args.target {
+        query.push(format!("target={}", escape(target)));
+    }
+    if !args.label.is_empty() {
+        let labels: serde_json::Map<String, serde_json::Value> = args
+            .label
+            .iter()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                (k.to_string(), v.into())
+            })
+            .collect();
+        query.push(format!(
+            "labels={}",
+            escape(&serde_json::Value::Object(labels).to_string())
+        ));
     }
     // ANCHOR: build
     // The tar is written by a thread into a pipe while the request reads

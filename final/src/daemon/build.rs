@@ -35,6 +35,10 @@ pub struct BuildQuery {
     pub quiet: bool,
     /// `--network host` for RUN; anything else is none.
     pub host_network: bool,
+    /// `--target`: the stage to stop at.
+    pub target: Option<String>,
+    /// `--label`s for the image.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl BuildQuery {
@@ -57,13 +61,11 @@ impl BuildQuery {
                     .to_string(),
             ));
         }
-        for (name, what) in [("target", "--target"), ("labels", "--label")] {
-            if req.query(name).is_some_and(|v| !v.is_empty() && v != "{}") {
-                return Err(bad(format!(
-                    "{what} is not supported by minidockerd's builder yet: build the whole Dockerfile"
-                )));
-            }
-        }
+        let labels: BTreeMap<String, String> = match req.query("labels") {
+            Some(json) if !json.is_empty() => serde_json::from_str(json)
+                .map_err(|e| bad(format!("invalid labels {json:?}: {e}")))?,
+            _ => BTreeMap::new(),
+        };
         Ok(BuildQuery {
             dockerfile: req
                 .query("dockerfile")
@@ -78,6 +80,11 @@ impl BuildQuery {
             no_cache: req.query_bool("nocache"),
             quiet: req.query_bool("q"),
             host_network: req.query("networkmode") == Some("host"),
+            target: req
+                .query("target")
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+            labels,
         })
     }
 }
@@ -133,6 +140,8 @@ impl Daemon {
             tag: query.tags.first().cloned(),
             build_args: query.build_args.clone(),
             no_cache: query.no_cache,
+            target: query.target.clone(),
+            labels: query.labels.clone(),
         };
         let runner = RunInContainer {
             daemon: self,
