@@ -50,22 +50,14 @@ impl BuildQuery {
         }
         // buildargs: {"NAME": "value"}; a null value means "from the
         // client's environment", which the CLI has already filled in.
-        let build_args: BTreeMap<String, Option<String>> = match req.query("buildargs") {
-            Some(json) if !json.is_empty() => serde_json::from_str(json)
-                .map_err(|e| bad(format!("invalid buildargs {json:?}: {e}")))?,
-            _ => BTreeMap::new(),
-        };
+        let build_args: BTreeMap<String, Option<String>> = json_map(req, "buildargs")?;
         if req.query_bool("pull") {
             return Err(bad(
                 "--pull needs a registry client: chapter 06 brings it; build from local images"
                     .to_string(),
             ));
         }
-        let labels: BTreeMap<String, String> = match req.query("labels") {
-            Some(json) if !json.is_empty() => serde_json::from_str(json)
-                .map_err(|e| bad(format!("invalid labels {json:?}: {e}")))?,
-            _ => BTreeMap::new(),
-        };
+        let labels = json_map(req, "labels")?;
         Ok(BuildQuery {
             dockerfile: req
                 .query("dockerfile")
@@ -86,6 +78,19 @@ impl BuildQuery {
                 .map(str::to_string),
             labels,
         })
+    }
+}
+
+/// A query parameter holding a JSON object (`buildargs`, `labels`);
+/// absent or empty is an empty map.
+fn json_map<V: serde::de::DeserializeOwned>(
+    req: &Request,
+    name: &str,
+) -> Result<BTreeMap<String, V>, ApiError> {
+    match req.query(name) {
+        Some(json) if !json.is_empty() => serde_json::from_str(json)
+            .map_err(|e| ApiError::bad_request(format!("invalid {name} {json:?}: {e}"))),
+        _ => Ok(BTreeMap::new()),
     }
 }
 
