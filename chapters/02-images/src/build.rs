@@ -517,44 +517,31 @@ fn run_step(
         &format!("RUN {argv:?} {:?} {build_args:?}", state.config.config.env),
     );
     let made = cached_layer(store, &key, options, progress, |progress| {
-        let scratch = store.temp_dir()?;
-        let target = scratch.path().join("rootfs");
-        let layers = &state.config.rootfs.diff_ids;
-        let snapshot = snapshot::mount_layers(
-            store,
-            layers,
-            "a RUN step",
-            None,
-            &target,
-            Snapshotter::Overlay,
-        )?;
-        let request = RunRequest {
-            rootfs: &target,
-            argv: argv.clone(),
-            env: state.config.config.env.clone(),
-            working_dir: state.config.config.working_dir.clone(),
-            user: state.config.config.user.clone(),
-            build_args: build_args.clone(),
-        };
-        // The step's output, line by line as it runs.
-        let mut lines = Lines {
-            progress,
-            partial: Vec::new(),
-        };
-        let status = runner.run(&request, &mut lines);
-        lines.finish();
-        let upper = snapshot.upper(store);
-        let result = match status {
-            Ok(0) => layer_from_tree(store, &upper),
-            Ok(code) => Err(RunFailed {
-                command: argv.join(" "),
-                code,
+        change_in_snapshot(store, &state, "a RUN step", |rootfs| {
+            let request = RunRequest {
+                rootfs,
+                argv: argv.clone(),
+                env: state.config.config.env.clone(),
+                working_dir: state.config.config.working_dir.clone(),
+                user: state.config.config.user.clone(),
+                build_args: build_args.clone(),
+            };
+            // The step's output, line by line as it runs.
+            let mut lines = Lines {
+                progress,
+                partial: Vec::new(),
+            };
+            let status = runner.run(&request, &mut lines);
+            lines.finish();
+            match status? {
+                0 => Ok(()),
+                code => Err(RunFailed {
+                    command: argv.join(" "),
+                    code,
+                }
+                .into()),
             }
-            .into()),
-            Err(e) => Err(e),
-        };
-        snapshot::unmount(store, &target)?;
-        result
+        })
     });
     Ok(add_layer_step(state, key, made?, text))
 }
@@ -575,32 +562,38 @@ fn workdir_step(
     let dir = state.config.config.working_dir.clone();
     let key = next_key(&state.key, &format!("WORKDIR {dir}"));
     let made = cached_layer(store, &key, options, progress, |_| {
-        let scratch = store.temp_dir()?;
-        let target = scratch.path().join("rootfs");
-        let layers = &state.config.rootfs.diff_ids;
-        let snapshot = snapshot::mount_layers(
-            store,
-            layers,
-            "a WORKDIR step",
-            None,
-            &target,
-            Snapshotter::Overlay,
-        )?;
-        // Inside the root filesystem, whatever links the path holds.
-        let made = crate::securejoin::resolve_in_root(&target, &dir).and_then(|path| {
+        change_in_snapshot(store, &state, "a WORKDIR step", |rootfs| {
+            // Inside the root filesystem, whatever links the path holds.
+            let path = crate::securejoin::resolve_in_root(rootfs, &dir)?;
             let mut builder = fs::DirBuilder::new();
             std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o755);
             builder
                 .create(&path)
                 .with_context(|| format!("creating WORKDIR {dir}"))
-        });
-        let result = made.and_then(|()| layer_from_tree(store, &snapshot.upper(store)));
-        snapshot::unmount(store, &target)?;
-        result
+        })
     })?;
     Ok(add_layer_step(state, key, made, text))
 }
 // ANCHOR_END: workdir_step
+
+/// Mounts the state's layers under an overlay in scratch space, lets
+/// `change` work in it, and makes what it changed (the upper directory,
+/// whiteouts included) a layer; unmounted either way.
+fn change_in_snapshot(
+    store: &ImageStore,
+    state: &State,
+    label: &str,
+    change: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<StoredLayer> {
+    let scratch = store.temp_dir()?;
+    let target = scratch.path().join("rootfs");
+    let layers = &state.config.rootfs.diff_ids;
+    let snapshot =
+        snapshot::mount_layers(store, layers, label, None, &target, Snapshotter::Overlay)?;
+    let result = change(&target).and_then(|()| layer_from_tree(store, &snapshot.upper(store)));
+    snapshot::unmount(store, &target)?;
+    result
+}
 
 /// A RUN's output, passed on a line at a time as the process writes it.
 struct Lines<'a> {
