@@ -323,7 +323,12 @@ pub fn unmount(store: &ImageStore, target: &Path) -> anyhow::Result<SnapshotReco
         })?;
     match record.kind {
         Snapshotter::Overlay => {
-            match nix::mount::umount2(&record.target, nix::mount::MntFlags::empty()) {
+            // Detached, as moby's overlay2 driver unmounts (`Put`): a
+            // process forking at this moment holds copies of every
+            // descriptor until its exec, and a plain umount(2) would fail
+            // with EBUSY; detached, the mount leaves the tree now and is
+            // freed when its last user goes.
+            match nix::mount::umount2(&record.target, nix::mount::MntFlags::MNT_DETACH) {
                 Ok(()) | Err(nix::errno::Errno::EINVAL) => {} // EINVAL: not mounted (any more)
                 Err(e) => {
                     return Err(e).with_context(|| format!("umount {}", record.target.display()));
