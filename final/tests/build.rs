@@ -244,27 +244,35 @@ fn privileged_minidocker_build_streams_the_context_and_honours_dockerignore() {
     assert!(err.contains("/nonexistent"), "{err}");
 }
 
+/// A tar of one file, as a build context.
+fn one_file_tar(name: &str, contents: &[u8]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(contents.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, name, contents).unwrap();
+    tar.into_inner().unwrap()
+}
+
+/// `POST /build?QUERY` with `context` as the body; the whole answer.
+fn post_build(d: &Daemon, query: &str, context: &[u8]) -> String {
+    let head = format!(
+        "POST /v1.50/build?{query} HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        context.len()
+    );
+    d.raw_request(&[head.as_bytes(), context].concat())
+}
+
 #[test]
 fn privileged_odd_contexts_and_buildkit_endpoints() {
     require_root();
     let d = Daemon::start();
     // A context tar without its two end blocks (the CLI sends them so
     // when it rewrites the context), Dockerfile named in the query.
-    let mut tar = tar::Builder::new(Vec::new());
-    let dockerfile = b"FROM busybox\nRUN echo from a cut tar\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, "Dockerfile.cut", &dockerfile[..])
-        .unwrap();
-    let mut bytes = tar.into_inner().unwrap();
+    let mut bytes = one_file_tar("Dockerfile.cut", b"FROM busybox\nRUN echo from a cut tar\n");
     bytes.truncate(bytes.len() - 1024);
-    let head = format!(
-        "POST /v1.50/build?dockerfile=Dockerfile.cut&t=cut HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        bytes.len()
-    );
-    let answer = d.raw_request(&[head.as_bytes(), &bytes].concat());
+    let answer = post_build(&d, "dockerfile=Dockerfile.cut&t=cut", &bytes);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
         answer.contains("from a cut tar") && answer.contains("\"aux\""),
@@ -272,28 +280,10 @@ fn privileged_odd_contexts_and_buildkit_endpoints() {
     );
 
     // Not a tar at all: one line, 400.
-    let answer = d.raw_request(
-        b"POST /v1.50/build HTTP/1.1\r\nHost: d\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n"
-            .iter()
-            .copied()
-            .chain(std::iter::repeat_n(b'x', 2000))
-            .collect::<Vec<u8>>()
-            .as_slice(),
-    );
+    let answer = post_build(&d, "", &[b'x'; 2000]);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     // A Dockerfile that is not there: the stream's error names -f.
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(1);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, "file", &b"x"[..]).unwrap();
-    let bytes = tar.into_inner().unwrap();
-    let head = format!(
-        "POST /v1.50/build HTTP/1.1\r\nHost: d\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        bytes.len()
-    );
-    let answer = d.raw_request(&[head.as_bytes(), &bytes].concat());
+    let answer = post_build(&d, "", &one_file_tar("file", b"x"));
     assert!(
         answer.contains("errorDetail") && answer.contains("Cannot locate specified Dockerfile"),
         "{answer}"

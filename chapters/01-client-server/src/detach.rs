@@ -57,6 +57,7 @@ impl Scanner {
         Scanner { keys, matched: 0 }
     }
 
+    // ANCHOR: feed
     pub fn feed(&mut self, input: &[u8]) -> Scanned {
         let mut out = Vec::with_capacity(input.len());
         for &byte in input {
@@ -82,6 +83,7 @@ impl Scanner {
         }
         Scanned::Forward(out)
     }
+    // ANCHOR_END: feed
 }
 
 #[cfg(test)]

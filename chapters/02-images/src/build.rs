@@ -309,7 +309,6 @@ fn next_key(parent: &Digest, what: &str) -> Digest {
     Digest::of_bytes(format!("{parent}\n{what}").as_bytes())
 }
 
-// ANCHOR: apply
 #[allow(clippy::too_many_arguments)]
 fn apply(
     store: &ImageStore,
@@ -324,6 +323,7 @@ fn apply(
     runner: &dyn RunStep,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<State> {
+    // ANCHOR: apply_env
     let vars = variables(&state);
     let x = |word: &str| expand(file, word, &vars);
     let shell = shell(&state.config);
@@ -337,6 +337,7 @@ fn apply(
                 run.env.push(format!("{key}={value}"));
             }
         }
+        // ANCHOR_END: apply_env
         InstructionKind::Arg(decls) => {
             let global = global_args(file, &options.build_args);
             for decl in decls {
@@ -397,6 +398,7 @@ fn apply(
                 " ---> (recorded in history only: HEALTHCHECK and ONBUILD are not acted on here)",
             );
         }
+        // ANCHOR: apply
         InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
             let is_add = matches!(kind, InstructionKind::Add(_));
             return copy_step(

@@ -273,7 +273,6 @@ fn ps(client: &Client, all: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-// ANCHOR: run
 /// `ch01 run`: the docker CLI's sequence — create, attach (until the 101),
 /// wait (until its headers), start; then copy the output until the daemon
 /// closes the stream, and exit with the code from the wait.
@@ -304,6 +303,7 @@ fn run_container(
         println!("{id}");
         return Ok(0);
     }
+    // ANCHOR: run
     let stdin = if interactive { "&stdin=1" } else { "" };
     let attached = client.hijack(&format!(
         "/containers/{id}/attach?stream=1&stdout=1&stderr=1{stdin}"
