@@ -72,8 +72,8 @@ fn privileged_docker_build_runs_caches_and_gives_the_same_image_back() {
 
     // Unchanged: every layer step from the cache, and the same image back.
     let again = built_ok(&docker_build(&d, ctx, &["-t", "app"]), "the rebuild");
-    // WORKDIR (it makes /app), two COPYs and two RUNs.
-    assert_eq!(again.matches("Using cache").count(), 5, "{again}");
+    // WORKDIR (it makes /app), two COPYs, two RUNs and CMD.
+    assert_eq!(again.matches("Using cache").count(), 6, "{again}");
     assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", "app"]), id);
     let quiet = built_ok(&docker_build(&d, ctx, &["-q", "-t", "app"]), "build -q");
     assert_eq!(quiet, id, "-q prints the image ID alone");
@@ -88,8 +88,34 @@ fn privileged_docker_build_runs_caches_and_gives_the_same_image_back() {
     assert!(changed.contains("compiled"), "{changed}");
     assert_eq!(d.ok(&["run", "--rm", "app"]), "main v2deps: serde\n");
 
-    // A failing RUN: its code is the build's, with the command in the
-    // message; no container or snapshot is left behind.
+    // A failing RUN's container stays for inspection, as Docker's does:
+    // exited with the command's code, its output in its log, its root the
+    // step's own — `start` runs the command again there, and finds what
+    // the first run wrote.
+    write(
+        ctx,
+        "Dockerfile.kept",
+        "FROM busybox\nRUN cat /note 2>/dev/null; echo left > /note; exit 3\n",
+    );
+    let kept = docker_build(&d, ctx, &["-f", "Dockerfile.kept"]);
+    assert_eq!(kept.status.code(), Some(3), "{}", stderr(&kept));
+    let id = d.ok(&["ps", "-aq", "--filter", "status=exited"]);
+    assert_eq!(id.lines().count(), 1, "one container kept: {id}");
+    let id = id.trim();
+    assert!(
+        stdout(&kept).contains(&format!("Running in {id}")),
+        "{}",
+        stdout(&kept)
+    );
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.ExitCode}}", id]), "3\n");
+    let again = d.docker(&["start", "-a", id]);
+    assert_eq!(
+        (again.status.code(), stdout(&again)),
+        (Some(3), "left\n".into())
+    );
+    d.ok(&["rm", id]);
+
+    // With --force-rm it goes too: no container or snapshot is left behind.
     write(
         ctx,
         "Dockerfile.fail",
@@ -235,10 +261,17 @@ fn privileged_minidocker_build_streams_the_context_and_honours_dockerignore() {
         d.ok(&["run", "--rm", "wh", "cat", "/notes-copy"]),
         "not a whiteout"
     );
-    // The failing RUN's code, and a context that is not a directory.
+    // --rm=false keeps a RUN's container though it succeeded; the failing
+    // RUN's code is the build's, and --force-rm leaves no container.
+    write(ctx, "Dockerfile.run", "FROM busybox\nRUN echo ran\n");
+    let (code, out, err) = run(&["build", "--rm=false", "-f", "Dockerfile.run", ctx_arg]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let exited = || d.ok(&["ps", "-a", "--format", "{{.Status}} {{.Command}}"]);
+    assert!(exited().starts_with("Exited (0)"), "{}", exited());
     write(ctx, "Dockerfile.fail", "FROM busybox\nRUN exit 7\n");
-    let (code, _, err) = run(&["build", "-f", "Dockerfile.fail", ctx_arg]);
+    let (code, _, err) = run(&["build", "--force-rm", "-f", "Dockerfile.fail", ctx_arg]);
     assert_eq!(code, Some(7), "{err}");
+    assert_eq!(exited().lines().count(), 1, "{}", exited());
     let (code, _, err) = run(&["build", "/nonexistent"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("/nonexistent"), "{err}");

@@ -24,8 +24,9 @@ use crate::store::{Image, ImageStore, StoredLayer};
 // ANCHOR: run_step
 /// Runs one RUN instruction in a container whose root filesystem is
 /// `rootfs`. The builder owns the snapshot (it mounts it before and diffs
-/// it after); an implementor only runs the process. The engine in final/
-/// implements this with chapter 05's runtime.
+/// it after); an implementor runs the process, and may keep the snapshot
+/// (`snapshot::retarget`) as the root of a container left for inspection.
+/// The engine in final/ implements this with chapter 05's runtime.
 pub trait RunStep {
     /// Returns the process's exit status; output goes to `output`.
     fn run(&self, request: &RunRequest, output: &mut dyn Write) -> anyhow::Result<i32>;
@@ -33,6 +34,10 @@ pub trait RunStep {
 
 pub struct RunRequest<'a> {
     pub rootfs: &'a Path,
+    /// The image config and layers before the step: what Docker's
+    /// intermediate image for the step's container holds.
+    pub config: &'a ImageConfig,
+    pub layers: &'a [StoredLayer],
     pub argv: Vec<String>,
     pub env: Vec<String>,
     pub working_dir: String,
@@ -415,7 +420,27 @@ fn apply(
     let after = serde_json::to_string(&state.config.config)?;
     state.key = next_key(&state.key, &format!("{text}\n{after}"));
     state.config.history.push(history(text, true));
+    note_config_step(store, &state.key, options, progress)?;
     Ok(state)
+}
+
+/// A config-only step has no layer to cache, but Docker's builder says
+/// `Using cache` for it all the same when it made the same state before:
+/// the key is remembered as an empty file.
+fn note_config_step(
+    store: &ImageStore,
+    key: &Digest,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    let path = store.root().join("build-cache/config").join(key.hex());
+    if !options.no_cache && path.exists() {
+        progress(" ---> Using cache");
+        return Ok(());
+    }
+    let dir = path.parent().context("build-cache/config")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::atomic::write_file(&path, b"")
 }
 // ANCHOR_END: apply
 
@@ -522,6 +547,8 @@ fn run_step(
         change_in_snapshot(store, &state, "a RUN step", |rootfs| {
             let request = RunRequest {
                 rootfs,
+                config: &state.config,
+                layers: &state.layers,
                 argv: argv.clone(),
                 env: state.config.config.env.clone(),
                 working_dir: state.config.config.working_dir.clone(),
@@ -593,7 +620,10 @@ fn change_in_snapshot(
     let snapshot =
         snapshot::mount_layers(store, layers, label, None, &target, Snapshotter::Overlay)?;
     let result = change(&target).and_then(|()| layer_from_tree(store, &snapshot.upper(store)));
-    snapshot::unmount(store, &target)?;
+    // Unless a RUN's runner kept it, for a container left to inspect.
+    if snapshot::at(store, &target)?.is_some() {
+        snapshot::unmount(store, &target)?;
+    }
     result
 }
 

@@ -309,32 +309,22 @@ fn is_mounted(target: &Path) -> anyhow::Result<bool> {
         .any(|line| line.split(' ').nth(4) == Some(wanted.as_str())))
 }
 
+/// The snapshot mounted (or copied) at `target`, if any.
+pub fn at(store: &ImageStore, target: &Path) -> anyhow::Result<Option<SnapshotRecord>> {
+    let wanted = fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    Ok(list(store)?.into_iter().find(|s| s.target == wanted))
+}
+
 /// Unmounts (or, for a copy, deletes) the snapshot at `target` and forgets it.
 pub fn unmount(store: &ImageStore, target: &Path) -> anyhow::Result<SnapshotRecord> {
-    let wanted = fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
-    let record = list(store)?
-        .into_iter()
-        .find(|s| s.target == wanted)
-        .with_context(|| {
-            format!(
-                "no snapshot at {}: `ch02 mount` made none there",
-                target.display()
-            )
-        })?;
+    let record = at(store, target)?.with_context(|| {
+        format!(
+            "no snapshot at {}: `ch02 mount` made none there",
+            target.display()
+        )
+    })?;
     match record.kind {
-        Snapshotter::Overlay => {
-            // Detached, as moby's overlay2 driver unmounts (`Put`): a
-            // process forking at this moment holds copies of every
-            // descriptor until its exec, and a plain umount(2) would fail
-            // with EBUSY; detached, the mount leaves the tree now and is
-            // freed when its last user goes.
-            match nix::mount::umount2(&record.target, nix::mount::MntFlags::MNT_DETACH) {
-                Ok(()) | Err(nix::errno::Errno::EINVAL) => {} // EINVAL: not mounted (any more)
-                Err(e) => {
-                    return Err(e).with_context(|| format!("umount {}", record.target.display()));
-                }
-            }
-        }
+        Snapshotter::Overlay => unmount_overlay(&record.target)?,
         Snapshotter::Copy => {
             // Only what we copied: the target was empty before.
             for entry in fs::read_dir(&record.target)? {
@@ -347,6 +337,42 @@ pub fn unmount(store: &ImageStore, target: &Path) -> anyhow::Result<SnapshotReco
     fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     Ok(record)
 }
+
+/// Detached, as moby's overlay2 driver unmounts (`Put`): a process forking
+/// at this moment holds copies of every descriptor until its exec, and a
+/// plain umount(2) would fail with EBUSY; detached, the mount leaves the
+/// tree now and is freed when its last user goes.
+fn unmount_overlay(target: &Path) -> anyhow::Result<()> {
+    match nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) => Ok(()), // EINVAL: not mounted (any more)
+        Err(e) => Err(e).with_context(|| format!("umount {}", target.display())),
+    }
+}
+
+// ANCHOR: retarget
+/// Moves the overlay snapshot at `from` to `to`: unmounted there, mounted
+/// again here on the same `upper`, so what was written in it comes along.
+/// The engine keeps a failed RUN step's snapshot this way, as the root of
+/// the container Docker leaves behind for inspection.
+pub fn retarget(store: &ImageStore, from: &Path, to: &Path) -> anyhow::Result<SnapshotRecord> {
+    let mut record =
+        at(store, from)?.with_context(|| format!("no snapshot at {} to move", from.display()))?;
+    if record.kind != Snapshotter::Overlay {
+        bail!("only an overlay snapshot can move: a copy is its target");
+    }
+    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    unmount_overlay(&record.target)?;
+    record.target = fs::canonicalize(to)?;
+    let path = store
+        .root()
+        .join("snapshots")
+        .join(&record.id)
+        .join("snapshot.json");
+    atomic::write_file(&path, &serde_json::to_vec_pretty(&record)?)?;
+    remount(store, &record)?;
+    Ok(record)
+}
+// ANCHOR_END: retarget
 
 // ANCHOR: copy
 /// The naive snapshot: copies each layer over the previous ones, applying

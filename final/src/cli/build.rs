@@ -41,6 +41,13 @@ pub struct BuildArgs {
     /// Set metadata for an image (key=value).
     #[arg(long)]
     pub label: Vec<String>,
+    /// Remove a RUN step's container after it succeeds (--rm=false keeps them).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = clap::ArgAction::Set)]
+    pub rm: bool,
+    /// Always remove a RUN step's container, a failed one too.
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
     /// The build context: a directory.
     pub context: PathBuf,
 }
@@ -62,6 +69,8 @@ pub fn build(client: &Client, args: BuildArgs) -> anyhow::Result<i32> {
     ));
     query.push(format!("nocache={}", args.no_cache as u8));
     query.push(format!("q={}", args.quiet as u8));
+    query.push(format!("rm={}", args.rm as u8));
+    query.push(format!("forcerm={}", args.force_rm as u8));
     if let Some(network) = &args.network {
         query.push(format!("networkmode={}", escape(network)));
     }

@@ -11,14 +11,17 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use api::ApiError;
 use api::http::Request;
+use api::types::{ContainerConfig, ContainerCreateRequest, HostConfig};
 use images::build::{BuildOptions, RunRequest, RunStep};
 use images::reference::Reference;
 use images::store::Image;
 use runtime::builder::SpecRequest;
+use runtime::shim::log::{JsonFileLog, LineSplitter};
 
 use super::Daemon;
 use super::start::CGROUP_PARENT;
@@ -39,6 +42,11 @@ pub struct BuildQuery {
     pub target: Option<String>,
     /// `--label`s for the image.
     pub labels: BTreeMap<String, String>,
+    /// `--rm` (the default): a RUN step's container goes when it succeeds;
+    /// a failed one stays for inspection, as Docker's do.
+    pub remove: bool,
+    /// `--force-rm`: it goes whatever happened.
+    pub force_remove: bool,
 }
 
 impl BuildQuery {
@@ -77,6 +85,9 @@ impl BuildQuery {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
             labels,
+            // `rm` is true unless the client says otherwise.
+            remove: req.query("rm").is_none_or(|_| req.query_bool("rm")),
+            force_remove: req.query_bool("forcerm"),
         })
     }
 }
@@ -150,7 +161,7 @@ impl Daemon {
         };
         let runner = RunInContainer {
             daemon: self,
-            host_network: query.host_network,
+            query,
         };
         let image = images::build::build(&self.store, context, &text, &options, &runner, progress)?;
         for tag in query.tags.iter().skip(1) {
@@ -165,13 +176,14 @@ impl Daemon {
 /// Chapter 02's RUN, run by the engine's runtime.
 struct RunInContainer<'a> {
     daemon: &'a Daemon,
-    host_network: bool,
+    query: &'a BuildQuery,
 }
 
 impl RunStep for RunInContainer<'_> {
     // ANCHOR: run_step
     fn run(&self, request: &RunRequest, output: &mut dyn Write) -> anyhow::Result<i32> {
         let id = api::names::random_id().context("making an ID for the RUN step")?;
+        writeln!(output, " ---> Running in {}", &id[..12])?;
         let bundle = self.daemon.store.temp_dir()?;
         let user = super::spec::resolve_user(request.rootfs, &request.user)
             .with_context(|| format!("USER {}", request.user))?;
@@ -184,7 +196,7 @@ impl RunStep for RunInContainer<'_> {
         }
         let spec_request = SpecRequest {
             args: request.argv.clone(),
-            env,
+            env: env.clone(),
             cwd: Some(request.working_dir.as_str())
                 .filter(|w| !w.is_empty())
                 .unwrap_or("/")
@@ -196,14 +208,135 @@ impl RunStep for RunInContainer<'_> {
             cgroups_path: Some(format!("{CGROUP_PARENT}/build-{id}")),
             ..SpecRequest::default()
         };
-        let spec = super::spec::build(&spec_request, self.host_network)?;
+        let spec = super::spec::build(&spec_request, self.query.host_network)?;
         images::atomic::write_file(
             &bundle.path().join("config.json"),
             &serde_json::to_vec_pretty(&spec).context("config.json")?,
         )?;
-        run_foreground(self.daemon, bundle.path(), &id, output)
+        let started = SystemTime::now();
+        // The output goes to the build's stream and, for `docker logs` of
+        // a container kept, to a json-file log.
+        let log_path = bundle.path().join("json.log");
+        let mut output = Tee {
+            output,
+            log: JsonFileLog::open(&log_path, 0, 1)?,
+            lines: LineSplitter::default(),
+        };
+        let code = run_foreground(self.daemon, bundle.path(), &id, &mut output)?;
+        output.finish()?;
+        let query = self.query;
+        if !query.force_remove && (code != 0 || !query.remove) {
+            let kept = Kept {
+                id: &id,
+                env,
+                code,
+                started,
+                log: &log_path,
+            };
+            self.keep(request, kept)
+                .context("keeping the RUN step's container")?;
+        } else if code == 0 {
+            writeln!(
+                output.output,
+                "Removing intermediate container {}",
+                &id[..12]
+            )?;
+        }
+        Ok(code)
     }
     // ANCHOR_END: run_step
+}
+
+/// A RUN step's container that stays after the build, as `docker ps -a`
+/// shows it.
+struct Kept<'a> {
+    id: &'a str,
+    env: Vec<String>,
+    code: i32,
+    started: SystemTime,
+    log: &'a Path,
+}
+
+impl RunInContainer<'_> {
+    // ANCHOR: keep
+    /// Makes a finished RUN step a container of the engine's, as Docker
+    /// leaves a failed step's (or, with `--rm=false`, every step's): its
+    /// image is the state the step started from (an intermediate image),
+    /// its root is the step's own snapshot with what the command wrote,
+    /// its log the command's output. `docker start` runs the command again.
+    fn keep(&self, request: &RunRequest, kept: Kept) -> anyhow::Result<()> {
+        let daemon = self.daemon;
+        let image = daemon
+            .store
+            .add_image(request.config, request.layers, None)?;
+        let network = if self.query.host_network {
+            "host"
+        } else {
+            "none"
+        };
+        let create = ContainerCreateRequest {
+            config: ContainerConfig {
+                image: image.id.to_string(),
+                cmd: Some(request.argv.clone()),
+                entrypoint: Some(Vec::new()),
+                env: Some(kept.env),
+                working_dir: request.working_dir.clone(),
+                user: request.user.clone(),
+                ..ContainerConfig::default()
+            },
+            host_config: HostConfig {
+                network_mode: network.to_string(),
+                ..HostConfig::default()
+            },
+            networking_config: None,
+        };
+        let container = daemon
+            .create_as(kept.id, None, create, Some(request.rootfs))
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let log = super::start::log_path(&container);
+        std::fs::rename(kept.log, &log)
+            .with_context(|| format!("moving the log to {}", log.display()))?;
+        let now = api::timefmt::rfc3339_nanos(SystemTime::now());
+        container.update(|record| {
+            record.state.status = "exited".into();
+            record.state.exit_code = kept.code.into();
+            record.state.started_at = Some(api::timefmt::rfc3339_nanos(kept.started));
+            record.state.finished_at = Some(now);
+        })
+    }
+    // ANCHOR_END: keep
+}
+
+/// The RUN's output, passed on as it comes and logged a line at a time.
+struct Tee<'a> {
+    output: &'a mut dyn Write,
+    log: JsonFileLog,
+    lines: LineSplitter,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        for line in self.lines.push(bytes) {
+            self.log.write("stdout", &line, SystemTime::now());
+        }
+        self.output.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.output.flush()
+    }
+}
+
+impl Tee<'_> {
+    /// Logs a last line that had no newline, and ends it in the build's
+    /// output, so what the engine says next starts a line of its own.
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(rest) = self.lines.finish() {
+            self.log.write("stdout", &rest, SystemTime::now());
+            self.output.write_all(b"\n")?;
+        }
+        Ok(())
+    }
 }
 
 /// `RUNTIME run`: create, start, wait and delete in one, the process's

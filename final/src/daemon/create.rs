@@ -21,9 +21,23 @@ use super::{Daemon, image_error, netns};
 
 impl Daemon {
     pub fn create(
-        self: &Arc<Self>,
+        &self,
         name: Option<&str>,
         request: ContainerCreateRequest,
+    ) -> Result<Arc<Container>, ApiError> {
+        let id = api::names::random_id()?;
+        self.create_as(&id, name, request, None)
+    }
+
+    /// A create with the ID given; with `snapshot_at`, the snapshot
+    /// mounted there becomes the container's root filesystem instead of a
+    /// new one of its image — a build's RUN step, kept for inspection.
+    pub fn create_as(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        request: ContainerCreateRequest,
+        snapshot_at: Option<&std::path::Path>,
     ) -> Result<Arc<Container>, ApiError> {
         let mut config = request.config;
         let host_config = request.host_config.with_defaults();
@@ -58,19 +72,17 @@ impl Daemon {
         merge_image_config(&mut config, &image.config.config)?;
 
         // ANCHOR: create_snapshot
-        let id = api::names::random_id()?;
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
         }
-        let dir = self.config.containers_dir().join(&id);
+        let dir = self.config.containers_dir().join(id);
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let made = (|| -> anyhow::Result<()> {
-            snapshot::mount(
-                &self.store,
-                &image,
-                &dir.join("rootfs"),
-                Snapshotter::Overlay,
-            )?;
+            let rootfs = dir.join("rootfs");
+            match snapshot_at {
+                None => snapshot::mount(&self.store, &image, &rootfs, Snapshotter::Overlay)?,
+                Some(from) => snapshot::retarget(&self.store, from, &rootfs)?,
+            };
             super::faults::point("create:snapshot-mounted");
             let etc = EtcOptions {
                 hostname: config.hostname.clone(),
@@ -90,12 +102,12 @@ impl Daemon {
                 init: self.config.init.as_deref(),
                 cgroup_parent: super::start::CGROUP_PARENT,
             };
-            let request = spec::request(&id, &config, &host_config, &place)?;
+            let request = spec::request(id, &config, &host_config, &place)?;
             spec::build(&request, true)?;
             Ok(())
         })();
         if let Err(e) = made {
-            self.remove_files(&id, &dir);
+            self.remove_files(id, &dir);
             return Err(ApiError::bad_request(format!("{e:#}")));
         }
         // ANCHOR_END: create_snapshot
@@ -104,7 +116,7 @@ impl Daemon {
         let name = match name {
             Some(name) => name,
             None => (0..)
-                .map(|attempt| api::names::generated_name(&id, attempt))
+                .map(|attempt| api::names::generated_name(id, attempt))
                 .find(|n| table.values().all(|c| &c.record().name != n))
                 .unwrap_or_default(),
         };
@@ -112,11 +124,11 @@ impl Daemon {
         if let Some(holder) = table.values().find(|c| c.record().name == name) {
             let error = name_conflict(&name, &holder.id);
             drop(table);
-            self.remove_files(&id, &dir);
+            self.remove_files(id, &dir);
             return Err(error);
         }
         let record = Record {
-            id: id.clone(),
+            id: id.to_string(),
             name,
             created: api::timefmt::rfc3339_nanos(SystemTime::now()),
             image_id: image.id.to_string(),
@@ -140,10 +152,10 @@ impl Daemon {
         // The record last: a directory without one is a create that did not finish.
         if let Err(e) = container.update(|_| {}) {
             drop(table);
-            self.remove_files(&id, &dir);
+            self.remove_files(id, &dir);
             return Err(e.into());
         }
-        table.insert(id, Arc::clone(&container));
+        table.insert(id.to_string(), Arc::clone(&container));
         Ok(container)
     }
 
