@@ -1361,15 +1361,26 @@ fn privileged_features_of_later_chapters_are_refused_with_400() {
             r#"{"Mounts":[{"Type":"bind","Source":"/tmp","Target":"/b","ReadOnly":true}]}"#,
             &["chapter 08", "chapter 8", "08-volumes"],
         ),
+        // Restart policies work; bad ones are refused as dockerd refuses them.
         (
             "restarts",
-            r#"{"RestartPolicy":{"Name":"always","MaximumRetryCount":0}}"#,
-            &["restart"],
+            r#"{"RestartPolicy":{"Name":"sometimes","MaximumRetryCount":0}}"#,
+            &["invalid restart policy"],
         ),
         (
-            "onfailure",
-            r#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":3}}"#,
-            &["restart"],
+            "alwaysmax",
+            r#"{"RestartPolicy":{"Name":"always","MaximumRetryCount":3}}"#,
+            &["only be used with 'on-failure'"],
+        ),
+        (
+            "negative",
+            r#"{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":-1}}"#,
+            &["cannot be negative"],
+        ),
+        (
+            "autoremove",
+            r#"{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}"#,
+            &["AutoRemove"],
         ),
     ] {
         findings.error(

@@ -4,42 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::mpsc;
 
-use common::{Daemon, HANG, stderr};
-
-/// Waits until `container` has printed `line` (`docker logs -f`, read as
-/// it comes): the container got that far.
-fn wait_for_line(d: &Daemon, container: &str, line: &str) {
-    let mut logs = d
-        .docker_command(&["logs", "-f", container])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = logs.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let wanted = line.to_string();
-    std::thread::spawn(move || {
-        for got in BufReader::new(out).lines().map_while(Result::ok) {
-            if got == wanted {
-                let _ = tx.send(());
-                return;
-            }
-        }
-    });
-    let seen = rx.recv_timeout(HANG).is_ok();
-    let _ = logs.kill();
-    let _ = logs.wait();
-    assert!(
-        seen,
-        "{container} never printed {line:?}; daemon log:\n{}",
-        d.log_text()
-    );
-}
+use common::{Daemon, stderr};
 
 fn pid_of(d: &Daemon, container: &str) -> i32 {
     d.ok(&["inspect", "-f", "{{.State.Pid}}", container])
@@ -109,8 +76,8 @@ fn privileged_a_clean_stop_stops_every_container_with_its_own_signal_and_timeout
         "sleep",
         "1000",
     ]);
-    wait_for_line(&d, "term", "ready");
-    wait_for_line(&d, "int", "ready");
+    d.wait_for_output_line("term", "ready");
+    d.wait_for_output_line("int", "ready");
     let pids: Vec<i32> = ["term", "int", "deaf"]
         .iter()
         .map(|c| pid_of(&d, c))
@@ -165,7 +132,7 @@ fn privileged_a_killed_daemon_loses_no_output_and_no_exit() {
         "-c",
         "mkfifo /go; echo before; read word < /go; echo after; exit 7",
     ]);
-    wait_for_line(&d, "talker", "before");
+    d.wait_for_output_line("talker", "before");
     d.child.kill().unwrap();
     d.child.wait().unwrap();
     d.restart(&[]);

@@ -21,6 +21,8 @@ pub enum Status {
     Created,
     Running,
     Paused,
+    /// Between two runs, under a restart policy.
+    Restarting,
     Exited,
 }
 
@@ -30,6 +32,7 @@ impl Status {
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
+            Status::Restarting => "restarting",
             Status::Exited => "exited",
         }
     }
@@ -51,6 +54,7 @@ pub fn status_text(
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", ago(started_at)),
         Status::Paused => format!("Up {} (Paused)", ago(started_at)),
+        Status::Restarting => format!("Restarting ({exit_code}) {} ago", ago(finished_at)),
         Status::Exited => format!("Exited ({exit_code}) {} ago", ago(finished_at)),
     }
 }

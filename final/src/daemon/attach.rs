@@ -41,7 +41,7 @@ impl Daemon {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let record = container.snapshot();
-        if record.state.is_running() {
+        if record.state.has_process() {
             let attached = self.shim_client(&container.id).attach(
                 stdin,
                 stdout,

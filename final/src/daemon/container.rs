@@ -39,13 +39,23 @@ impl State {
         match self.status.as_str() {
             "running" => Status::Running,
             "paused" => Status::Paused,
+            "restarting" => Status::Restarting,
             "exited" => Status::Exited,
             _ => Status::Created,
         }
     }
 
-    /// Running or paused: a process is there.
+    /// Running or paused — or restarting, which Docker counts as running
+    /// too (`rm` refuses it, `wait` waits, `stop` ends it).
     pub fn is_running(&self) -> bool {
+        matches!(
+            self.status(),
+            Status::Running | Status::Paused | Status::Restarting
+        )
+    }
+
+    /// A process is there: running or paused.
+    pub fn has_process(&self) -> bool {
         matches!(self.status(), Status::Running | Status::Paused)
     }
 }
@@ -64,6 +74,10 @@ pub struct Record {
     pub state: State,
     pub runtime: String,
     pub restart_count: i64,
+    /// Stopped or killed by a user since its last start: an
+    /// `unless-stopped` container stays down at the next daemon start.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// An attach that came before the container's process: `/start` connects
@@ -92,6 +106,7 @@ pub struct Container {
     /// container wait for that, requests for others do not.
     restored: Mutex<bool>,
     restored_changed: Condvar,
+    pub restarts: super::restart::RestartManager,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -112,6 +127,7 @@ impl Container {
             pending_attaches: Mutex::new(Vec::new()),
             restored: Mutex::new(true),
             restored_changed: Condvar::new(),
+            restarts: Default::default(),
         }
     }
 

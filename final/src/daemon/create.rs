@@ -147,6 +147,7 @@ impl Daemon {
             },
             runtime,
             restart_count: 0,
+            manually_stopped: false,
         };
         let container = Arc::new(Container::new(&dir, record.clone()));
         // The record last: a directory without one is a create that did not finish.

@@ -97,7 +97,7 @@ impl Daemon {
 
     fn check_running(&self, container: &Container) -> Result<(), ApiError> {
         let state = container.state();
-        if !state.is_running() {
+        if !state.has_process() {
             return Err(ApiError::conflict(format!(
                 "container {} is not running",
                 container.id

@@ -13,12 +13,14 @@ pub mod faults;
 pub mod images;
 pub mod logs;
 pub mod netns;
+pub mod restart;
 pub mod spec;
 pub mod start;
 pub mod stop;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use ::images::error::StoreError;
@@ -39,6 +41,8 @@ pub struct Daemon {
     pub execs: Mutex<HashMap<String, Arc<Exec>>>,
     /// The "no network yet" notice goes to the log once.
     pub network_notice: Once,
+    /// Set by [`Daemon::shutdown`]: the exits it causes restart nothing.
+    pub shutting_down: AtomicBool,
 }
 
 impl Daemon {
@@ -57,6 +61,7 @@ impl Daemon {
             containers: Mutex::new(BTreeMap::new()),
             execs: Mutex::new(HashMap::new()),
             network_notice: Once::new(),
+            shutting_down: AtomicBool::new(false),
         });
         // ANCHOR: find_containers
         let mut found = Vec::new();
@@ -96,6 +101,7 @@ impl Daemon {
             std::thread::spawn(move || {
                 daemon.restore(&container);
                 container.mark_restored();
+                daemon.restart_at_boot(&container);
             });
         }
         // ANCHOR_END: reattach

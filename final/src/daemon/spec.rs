@@ -131,12 +131,7 @@ pub fn check_supported(
             );
         }
     }
-    if !matches!(host_config.restart_policy.name.as_str(), "" | "no") {
-        return refuse(
-            &format!("restart policy {:?}", host_config.restart_policy.name),
-            "restart policies come with the engine's next issue (use --restart no)",
-        );
-    }
+    super::restart::validate(&host_config.restart_policy, host_config.auto_remove)?;
     let healthcheck = config
         .extra
         .get("Healthcheck")

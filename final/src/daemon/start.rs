@@ -34,11 +34,30 @@ impl Daemon {
         ShimClient::new(&self.config.shim_root(), id)
     }
 
+    /// A user's start (`docker start`, `restart`): a new restart loop,
+    /// its count back to 0, as dockerd's `containerStart` with
+    /// `resetRestartManager`.
+    pub fn start(self: &Arc<Self>, container: &Arc<Container>) -> Result<Started, ApiError> {
+        if !container.state().has_process() {
+            container.restarts.reset();
+            container.update(|r| {
+                r.restart_count = 0;
+                r.manually_stopped = false;
+            })?;
+        }
+        self.start_run(container)
+    }
+
+    /// The restart policy's start: the loop and its count go on.
+    pub fn start_again(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
+        self.start_run(container).map(|_| ())
+    }
+
     // ANCHOR: start
     /// Starts a container. With `--rm` (AutoRemove) a container that fails
     /// to start is removed too, or `docker run --rm badcmd` would wait for
     /// ever on `condition=removed`.
-    pub fn start(self: &Arc<Self>, container: &Arc<Container>) -> Result<Started, ApiError> {
+    fn start_run(self: &Arc<Self>, container: &Arc<Container>) -> Result<Started, ApiError> {
         let operation = container
             .operation
             .lock()
@@ -49,7 +68,7 @@ impl Daemon {
                 container.id
             )));
         }
-        if container.state().is_running() {
+        if container.state().has_process() {
             return Ok(Started::AlreadyRunning);
         }
         // Written down first: a daemon that dies from here on leaves a
@@ -272,13 +291,21 @@ impl Daemon {
     fn record_exit(self: &Arc<Self>, container: &Arc<Container>, status: &ShimStatus) {
         // Once per run: the monitor and a restore, or a stop that found
         // the shim gone, may both get here.
-        if !container.state().is_running() {
+        if !container.state().has_process() {
             return;
         }
+        let exit_code = status.exit_code.unwrap_or(-1) as i64;
+        let restart = self.restart_delay(container, exit_code, status.finished_at.as_deref());
         let result = container.update(|r| {
-            r.state.status = "exited".into();
+            r.state.status = if restart.is_some() {
+                "restarting"
+            } else {
+                "exited"
+            }
+            .into();
+            r.restart_count += restart.is_some() as i64;
             r.state.pid = 0;
-            r.state.exit_code = status.exit_code.unwrap_or(-1) as i64;
+            r.state.exit_code = exit_code;
             r.state.oom_killed = status.oom_killed;
             r.state.finished_at = status.finished_at.clone();
         });
@@ -286,6 +313,9 @@ impl Daemon {
             eprintln!("minidockerd: recording the exit of {}: {e:#}", container.id);
         }
         container.note_exit();
+        if let Some(delay) = restart {
+            return self.restart_later(container, delay);
+        }
         if container.record().host_config.auto_remove {
             if let Err(e) = self.remove(container, true) {
                 eprintln!(
@@ -305,6 +335,12 @@ impl Daemon {
         let state = container.state();
         if state.starting {
             return self.finish_start(container);
+        }
+        if state.status() == api::containers::Status::Restarting {
+            // The last daemon died between two runs: exited, and
+            // `restart_at_boot` decides.
+            let _ = container.update(|r| r.state.status = "exited".into());
+            return;
         }
         if !state.is_running() {
             return;

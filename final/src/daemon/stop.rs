@@ -26,6 +26,11 @@ impl Daemon {
         container: &Arc<Container>,
         signal: Signal,
     ) -> Result<(), ApiError> {
+        if container.state().status() == Status::Restarting {
+            // No process between two runs: the loop ends, as with dockerd.
+            self.note_stopped_by_hand(container);
+            return Ok(());
+        }
         if !container.state().is_running() {
             return Err(ApiError::conflict(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -66,6 +71,11 @@ impl Daemon {
         let record = container.snapshot();
         if !record.state.is_running() {
             return Ok(false);
+        }
+        // No restart after this exit (and none between two runs).
+        self.note_stopped_by_hand(container);
+        if record.state.status() == Status::Restarting {
+            return Ok(true);
         }
         // ANCHOR: stop_grace
         let signal = signal
@@ -125,10 +135,14 @@ impl Daemon {
                 )));
             }
             let exits = container.exits();
-            if container.state().status() == Status::Paused {
-                let _ = self.runtime_command(container, &["resume", &container.id]);
+            match container.state().status() {
+                Status::Restarting => self.note_stopped_by_hand(container),
+                Status::Paused => {
+                    let _ = self.runtime_command(container, &["resume", &container.id]);
+                    self.kill_and_wait(container, exits)?;
+                }
+                _ => self.kill_and_wait(container, exits)?,
             }
-            self.kill_and_wait(container, exits)?;
         }
         // Written down first: a daemon that dies from here on leaves a
         // record that says to finish the removal (see `Daemon::open`).
@@ -177,6 +191,8 @@ impl Daemon {
     /// The daemon is stopping: every running container gets its stop
     /// signal, all at once, each with its own timeout.
     pub fn shutdown(self: &Arc<Self>) {
+        self.shutting_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let running: Vec<_> = self
             .containers()
             .into_iter()
@@ -196,7 +212,7 @@ impl Daemon {
 
     pub fn pause(&self, container: &Container, pause: bool) -> Result<(), ApiError> {
         let state = container.state();
-        if !state.is_running() {
+        if !state.has_process() {
             return Err(ApiError::conflict(format!(
                 "Container {} is not running",
                 container.id
@@ -235,7 +251,7 @@ impl Daemon {
         let options = spec::RunOptions::of(host_config)?;
         spec::validate(&record.config, &options)?;
         spec::resources(&options).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-        if !record.state.is_running() {
+        if !record.state.has_process() {
             return Ok(()); // the next start builds its spec from the new HostConfig
         }
         let place = spec::Placement {
@@ -291,7 +307,7 @@ impl Daemon {
         container: &Container,
         ps_args: &str,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
-        if !container.state().is_running() {
+        if !container.state().has_process() {
             return Err(ApiError::conflict(format!(
                 "Container {} is not running",
                 container.id

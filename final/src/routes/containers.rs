@@ -104,7 +104,7 @@ fn inspect_body(container: &Container) -> ContainerInspect {
             status: r.state.status.clone(),
             running: r.state.is_running(),
             paused: r.state.status == "paused",
-            restarting: false,
+            restarting: r.state.status == "restarting",
             oom_killed: r.state.oom_killed,
             dead: false,
             pid: r.state.pid,
@@ -303,7 +303,7 @@ fn kill(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 fn resize(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let container = d.resolve(req.param("id"))?;
     let (height, width) = size(req)?;
-    if !container.state().is_running() {
+    if !container.state().has_process() {
         return Err(ApiError::conflict(format!(
             "Container {} is not running",
             container.id
@@ -368,14 +368,16 @@ fn update(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let container = d.resolve(req.param("id"))?;
     let body: serde_json::Map<String, serde_json::Value> =
         req.json::<Option<_>>()?.unwrap_or_default();
-    if let Some(policy) = body.get("RestartPolicy").and_then(|p| p["Name"].as_str()) {
-        if !matches!(policy, "" | "no") {
-            return Err(ApiError::bad_request(
-                "restart policies come with the engine's next issue (use --restart no)",
-            ));
-        }
-    }
     let mut host_config = container.record().host_config.clone();
+    // `docker update --restart`: the new policy, for the next exit.
+    if let Some(policy) = body
+        .get("RestartPolicy")
+        .filter(|p| p["Name"].as_str().is_some_and(|n| !n.is_empty()))
+    {
+        host_config.restart_policy = serde_json::from_value(policy.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid RestartPolicy: {e}")))?;
+        crate::daemon::restart::validate(&host_config.restart_policy, host_config.auto_remove)?;
+    }
     for (key, value) in &body {
         let zero = value.as_i64() == Some(0) || value.as_str() == Some("") || value.is_null();
         if !zero && key != "RestartPolicy" {

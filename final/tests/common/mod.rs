@@ -213,6 +213,36 @@ impl Daemon {
     }
 
     /// Whether the daemon is still alive and answering `/_ping`.
+    /// Waits until `container` has printed `line` (`docker logs -f`, read
+    /// as it comes): the container got that far.
+    pub fn wait_for_output_line(&self, container: &str, line: &str) {
+        let mut logs = self
+            .docker_command(&["logs", "-f", container])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = logs.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let wanted = line.to_string();
+        std::thread::spawn(move || {
+            for got in BufReader::new(out).lines().map_while(Result::ok) {
+                if got == wanted {
+                    let _ = tx.send(());
+                    return;
+                }
+            }
+        });
+        let seen = rx.recv_timeout(HANG).is_ok();
+        let _ = logs.kill();
+        let _ = logs.wait();
+        assert!(
+            seen,
+            "{container} never printed {line:?}; daemon log:\n{}",
+            self.log_text()
+        );
+    }
+
     pub fn answers_ping(&self) -> bool {
         self.raw_request(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .starts_with("HTTP/1.1 200")
