@@ -56,8 +56,10 @@ pub fn policy_says_restart(
         _ => false, // "no", or none given
     }
 }
+// ANCHOR_END: should_restart
 
 impl RestartManager {
+    // ANCHOR: backoff
     /// After an exit: the delay before the next start, if there is one.
     pub fn next_delay(
         &self,
@@ -80,7 +82,7 @@ impl RestartManager {
         };
         Some(state.delay)
     }
-    // ANCHOR_END: should_restart
+    // ANCHOR_END: backoff
 
     /// Waits out the delay; false when the loop was cancelled meanwhile.
     fn wait(&self, delay: Duration) -> bool {
@@ -158,6 +160,7 @@ impl Daemon {
             record.restart_count,
         )
     }
+    // ANCHOR_END: restart_after_exit
 
     /// Starts the container again once `delay` has passed, on a thread of
     /// its own, unless a stop or kill cancels the loop meanwhile.
@@ -185,7 +188,6 @@ impl Daemon {
             }
         });
     }
-    // ANCHOR_END: restart_after_exit
 
     /// At daemon start, for a container that is not running: `always`
     /// ones start again even if they were stopped by hand, `unless-stopped`
