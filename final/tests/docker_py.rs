@@ -76,7 +76,7 @@ fn privileged_docker_py_asks_about_the_engine_and_images() {
 }
 
 /// containers.run (output, ContainerError, environment, working_dir,
-/// hostname), detach, list, logs, exec_run, stop, wait, remove.
+/// hostname), detach, list, logs, exec_run, stats, stop, wait, remove.
 #[test]
 fn privileged_docker_py_runs_containers() {
     python();

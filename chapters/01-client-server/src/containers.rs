@@ -200,11 +200,13 @@ pub struct Listed<'a> {
     /// The image as the user named it (`Config.Image`).
     pub image: &'a str,
     pub labels: &'a BTreeMap<String, String>,
+    /// `starting`, `healthy`, `unhealthy`, or `none` without a health check.
+    pub health: &'a str,
 }
 
 /// `GET /containers/json`'s query: running containers, or all with
 /// `all=1` (or any status filter); the newest `limit`; and the filters
-/// `status`, `name`, `id`, `label`, `ancestor` and `exited`. Values of one
+/// `status`, `name`, `id`, `label`, `ancestor`, `exited` and `health`. Values of one
 /// filter are alternatives; different filters must all hold.
 pub struct ListQuery {
     pub all: bool,
@@ -215,7 +217,9 @@ pub struct ListQuery {
 impl ListQuery {
     pub fn parse(req: &Request) -> Result<ListQuery, ApiError> {
         let filters = query::parse_filters(req.query("filters"))?;
-        const KNOWN: [&str; 6] = ["status", "name", "id", "label", "ancestor", "exited"];
+        const KNOWN: [&str; 7] = [
+            "status", "name", "id", "label", "ancestor", "exited", "health",
+        ];
         if let Some(unknown) = filters.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return Err(ApiError::bad_request(format!(
                 "invalid filter '{unknown}' (use {})",
@@ -239,7 +243,12 @@ impl ListQuery {
                 .get(key)
                 .is_none_or(|values| values.iter().any(|v| test(v)))
         };
-        (self.all || c.status == Status::Running || c.status == Status::Paused)
+        // A restarting container counts as running, as in Docker's list.
+        let running = matches!(
+            c.status,
+            Status::Running | Status::Paused | Status::Restarting
+        );
+        (self.all || running)
             && accepts("status", &|s| s == c.status.name())
             && accepts("name", &|n| c.name.contains(n.trim_start_matches('/')))
             && accepts("id", &|i| c.id.starts_with(i))
@@ -253,6 +262,7 @@ impl ListQuery {
             && accepts("exited", &|code| {
                 c.status == Status::Exited && code.parse() == Ok(c.exit_code)
             })
+            && accepts("health", &|h| h == c.health)
     }
     // ANCHOR_END: list_query
 }
@@ -301,6 +311,7 @@ mod tests {
             exit_code: 3,
             image: "busybox:latest",
             labels: &labels,
+            health: "none",
         };
         assert!(!query("{}", false).shows(&listed), "exited needs all");
         assert!(query("{}", true).shows(&listed));

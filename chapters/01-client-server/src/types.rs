@@ -166,6 +166,9 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// With a health check: `{"Status", "FailingStreak", "Log"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -398,10 +398,11 @@ fn apply(
             }
         }
         InstructionKind::StopSignal(signal) => run.stop_signal = x(signal)?,
-        InstructionKind::Healthcheck(_) | InstructionKind::Onbuild(_) => {
-            progress(
-                " ---> (recorded in history only: HEALTHCHECK and ONBUILD are not acted on here)",
-            );
+        InstructionKind::Healthcheck(check) => {
+            run.healthcheck = Some(health_config(check.as_ref()))
+        }
+        InstructionKind::Onbuild(_) => {
+            progress(" ---> (recorded in history only: ONBUILD is not acted on here)");
         }
         // ANCHOR: apply
         InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
@@ -443,6 +444,32 @@ fn note_config_step(
     crate::atomic::write_file(&path, b"")
 }
 // ANCHOR_END: apply
+
+/// HEALTHCHECK as the image config keeps it: the probe as Docker's `Test`
+/// (`CMD` with the words, `CMD-SHELL` with a shell form's text, `NONE` to
+/// turn off the base image's).
+fn health_config(check: Option<&dockerfile::HealthCheck>) -> oci::HealthConfig {
+    let Some(check) = check else {
+        return oci::HealthConfig {
+            test: vec!["NONE".into()],
+            ..oci::HealthConfig::default()
+        };
+    };
+    let test = match &check.command {
+        Command::Exec(argv) => std::iter::once("CMD".to_string())
+            .chain(argv.iter().cloned())
+            .collect(),
+        Command::Shell(text) => vec!["CMD-SHELL".to_string(), text.clone()],
+    };
+    oci::HealthConfig {
+        test,
+        interval: check.interval,
+        timeout: check.timeout,
+        start_period: check.start_period,
+        start_interval: check.start_interval,
+        retries: check.retries,
+    }
+}
 
 /// WORKDIR and COPY destinations are relative to the working directory.
 fn absolute(working_dir: &str, path: &str) -> String {

@@ -206,6 +206,32 @@ pub struct RunConfig {
     pub stop_signal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// `Healthcheck` in an image or container config: `Test` is `["NONE"]`,
+/// `["CMD", arg…]` or `["CMD-SHELL", command]`; durations in nanoseconds,
+/// 0 (left out) for Docker's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub start_interval: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// What `docker run` says over the image's config: each field, when set,

@@ -3,7 +3,8 @@
 //! refusal with the line and column it names.
 
 use images::dockerfile::{
-    ArgDecl, Command, CopySpec, Dockerfile, Instruction, InstructionKind, expand, parse,
+    ArgDecl, Command, CopySpec, Dockerfile, HealthCheck, Instruction, InstructionKind, expand,
+    parse,
 };
 
 fn strings(words: &[&str]) -> Vec<String> {
@@ -152,9 +153,14 @@ fn every_instruction_in_both_forms() {
         InstructionKind::Volume(strings(&["/data", "/logs"])),
         InstructionKind::Volume(strings(&["/cache", "/tmp"])),
         InstructionKind::StopSignal("SIGTERM".into()),
-        InstructionKind::Healthcheck(Some(Command::Shell(
-            "curl -f http://localhost/ || exit 1".into(),
-        ))),
+        InstructionKind::Healthcheck(Some(HealthCheck {
+            command: Command::Shell("curl -f http://localhost/ || exit 1".into()),
+            interval: 30_000_000_000,
+            timeout: 0,
+            start_period: 0,
+            start_interval: 0,
+            retries: 3,
+        })),
         InstructionKind::Onbuild("RUN make test".into()),
         InstructionKind::Label(pairs(&[("maintainer", "someone@example.com")])),
     ];

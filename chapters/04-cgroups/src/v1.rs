@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use nix::unistd::Pid;
 
 use crate::resources::Resources;
-use crate::stats::Stats;
+use crate::stats::{Stats, key_values, ticks_to_ns, v1_io};
 use crate::{CgroupManager, keyed, read_u64, write};
 
 pub struct V1Manager {
@@ -206,24 +206,52 @@ impl CgroupManager for V1Manager {
 
     fn stats(&self) -> anyhow::Result<Stats> {
         let mut stats = Stats::default();
+        let optional = |dir: &Path, file: &str| fs::read_to_string(dir.join(file)).ok();
         if let Some(dir) = self.dir("memory") {
             stats.memory_usage = read_u64(&dir.join("memory.usage_in_bytes"))?;
             stats.memory_peak = read_u64(&dir.join("memory.max_usage_in_bytes"))?;
-            let oom = fs::read_to_string(dir.join("memory.oom_control")).unwrap_or_default();
+            stats.memory_limit = read_u64(&dir.join("memory.limit_in_bytes"))?;
+            stats.memory_stat = key_values(&optional(&dir, "memory.stat").unwrap_or_default());
+            let oom = optional(&dir, "memory.oom_control").unwrap_or_default();
             stats.oom_kills = keyed(&oom, "oom_kill").unwrap_or(0);
         }
         if let Some(dir) = self.dir("cpuacct") {
             stats.cpu_usage_ns = read_u64(&dir.join("cpuacct.usage"))?;
+            // cpuacct.stat counts in clock ticks, usage_percpu in ns.
+            let modes = key_values(&optional(&dir, "cpuacct.stat").unwrap_or_default());
+            stats.cpu_user_ns = ticks_to_ns(modes.get("user").copied().unwrap_or(0));
+            stats.cpu_system_ns = ticks_to_ns(modes.get("system").copied().unwrap_or(0));
+            let percpu = optional(&dir, "cpuacct.usage_percpu").unwrap_or_default();
+            stats.cpu_percpu_ns = percpu
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
         }
         if let Some(dir) = self.dir("cpu") {
-            let text = fs::read_to_string(dir.join("cpu.stat")).unwrap_or_default();
+            let text = optional(&dir, "cpu.stat").unwrap_or_default();
+            stats.cpu_nr_periods = keyed(&text, "nr_periods").unwrap_or(0);
             stats.cpu_nr_throttled = keyed(&text, "nr_throttled").unwrap_or(0);
             stats.cpu_throttled_ns = keyed(&text, "throttled_time").unwrap_or(0);
         }
         if let Some(dir) = self.dir("pids") {
             stats.pids_current = read_u64(&dir.join("pids.current"))?;
-            let events = fs::read_to_string(dir.join("pids.events")).unwrap_or_default();
+            stats.pids_limit = read_u64(&dir.join("pids.max")).unwrap_or(u64::MAX);
+            let events = optional(&dir, "pids.events").unwrap_or_default();
             stats.pids_limit_hits = keyed(&events, "max").unwrap_or(0);
+        }
+        if let Some(dir) = self.dir("blkio") {
+            // The CFQ/BFQ scheduler's files, when the disk uses one; else the
+            // throttle layer's, which count every bio (as runc does).
+            let io = |file: &str| {
+                let entries = v1_io(&optional(&dir, &format!("blkio.{file}")).unwrap_or_default());
+                if entries.is_empty() {
+                    v1_io(&optional(&dir, &format!("blkio.throttle.{file}")).unwrap_or_default())
+                } else {
+                    entries
+                }
+            };
+            stats.io_bytes = io("io_service_bytes_recursive");
+            stats.io_ops = io("io_serviced_recursive");
         }
         Ok(stats)
     }

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use nix::unistd::Pid;
 
 use crate::resources::{Resources, shares_to_weight};
-use crate::stats::Stats;
+use crate::stats::{Stats, key_values, v2_io};
 use crate::v1::{read_pids, remove_dir, wait_until};
 use crate::{CgroupManager, bpf, keyed, read_u64, write};
 
@@ -187,19 +187,33 @@ impl CgroupManager for V2Manager {
     fn stats(&self) -> anyhow::Result<Stats> {
         let dir = &self.dir;
         let optional = |file: &str| read_u64(&dir.join(file)).ok();
-        let cpu = fs::read_to_string(dir.join("cpu.stat")).unwrap_or_default();
-        let events = fs::read_to_string(dir.join("memory.events")).unwrap_or_default();
-        let pids_events = fs::read_to_string(dir.join("pids.events")).unwrap_or_default();
+        let text = |file: &str| fs::read_to_string(dir.join(file)).unwrap_or_default();
+        let cpu = text("cpu.stat");
+        let events = text("memory.events");
+        let pids_events = text("pids.events");
+        // io.stat lists only the devices this cgroup did I/O on.
+        let (io_bytes, io_ops) = v2_io(&text("io.stat"));
+        // cpu.stat is always there (the core's accounting), in microseconds.
+        let usec = |key: &str| keyed(&cpu, key).unwrap_or(0) * 1000;
         Ok(Stats {
             memory_usage: optional("memory.current").unwrap_or(0),
             // memory.peak: Linux 5.19 and later.
             memory_peak: optional("memory.peak").unwrap_or(0),
-            cpu_usage_ns: keyed(&cpu, "usage_usec").unwrap_or(0) * 1000,
+            memory_limit: optional("memory.max").unwrap_or(u64::MAX),
+            memory_stat: key_values(&text("memory.stat")),
+            cpu_usage_ns: usec("usage_usec"),
+            cpu_user_ns: usec("user_usec"),
+            cpu_system_ns: usec("system_usec"),
+            cpu_percpu_ns: Vec::new(),
+            cpu_nr_periods: keyed(&cpu, "nr_periods").unwrap_or(0),
             cpu_nr_throttled: keyed(&cpu, "nr_throttled").unwrap_or(0),
-            cpu_throttled_ns: keyed(&cpu, "throttled_usec").unwrap_or(0) * 1000,
+            cpu_throttled_ns: usec("throttled_usec"),
             pids_current: optional("pids.current").unwrap_or(0),
+            pids_limit: optional("pids.max").unwrap_or(u64::MAX),
             pids_limit_hits: keyed(&pids_events, "max").unwrap_or(0),
             oom_kills: keyed(&events, "oom_kill").unwrap_or(0),
+            io_bytes,
+            io_ops,
         })
     }
     // ANCHOR_END: v2_stats
@@ -336,18 +350,41 @@ mod tests {
             "low 0\nhigh 0\nmax 7\noom 1\noom_kill 1\n",
         )
         .unwrap();
+        fs::write(dir.join("memory.max"), "max\n").unwrap();
+        fs::write(dir.join("memory.stat"), "anon 4096\ninactive_file 8192\n").unwrap();
+        fs::write(dir.join("pids.max"), "64\n").unwrap();
+        fs::write(
+            dir.join("io.stat"),
+            "8:0 rbytes=512 wbytes=1024 rios=1 wios=2 dbytes=0 dios=0\n",
+        )
+        .unwrap();
         let stats = manager.stats().unwrap();
+        let io = |op: &str, value| crate::stats::IoEntry {
+            major: 8,
+            minor: 0,
+            op: op.into(),
+            value,
+        };
         assert_eq!(
             stats,
             Stats {
                 memory_usage: 1 << 20,
                 memory_peak: 2 << 20,
+                memory_limit: u64::MAX,
+                memory_stat: [("anon".into(), 4096), ("inactive_file".into(), 8192)].into(),
                 cpu_usage_ns: 1_500_000,
+                cpu_user_ns: 1_000_000,
+                cpu_system_ns: 500_000,
+                cpu_percpu_ns: vec![],
+                cpu_nr_periods: 10,
                 cpu_nr_throttled: 4,
                 cpu_throttled_ns: 2_000_000,
                 pids_current: 3,
+                pids_limit: 64,
                 pids_limit_hits: 12,
                 oom_kills: 1,
+                io_bytes: vec![io("read", 512), io("write", 1024)],
+                io_ops: vec![io("read", 1), io("write", 2)],
             }
         );
     }

@@ -139,15 +139,21 @@ pub fn exec(states: &StateDir, id: &str, options: &ExecOptions) -> anyhow::Resul
     // In the container's cgroup before it runs: its limits apply to this
     // process too, and `kill --all` reaches it.
     let joined = cgroups::manager_at(&saved.cgroup_path).and_then(|cgroup| cgroup.add_process(pid));
-    if let Err(e) = joined.and_then(|()| process.start()) {
+    // The pid file before the process runs: whoever sees its first output
+    // can find it by its PID.
+    let pid_written = joined.and_then(|()| match &options.pid_file {
+        Some(pid_file) => images::atomic::write_file(pid_file, pid.to_string().as_bytes())
+            .with_context(|| format!("writing the pid file {}", pid_file.display())),
+        None => Ok(()),
+    });
+    if let Err(e) = pid_written.and_then(|()| process.start()) {
         process.kill();
+        if let Some(pid_file) = &options.pid_file {
+            let _ = std::fs::remove_file(pid_file);
+        }
         return Err(e);
     }
     drop(console_theirs);
-    if let Some(pid_file) = &options.pid_file {
-        images::atomic::write_file(pid_file, pid.to_string().as_bytes())
-            .with_context(|| format!("writing the pid file {}", pid_file.display()))?;
-    }
     if options.detach {
         return Ok(0);
     }

@@ -413,6 +413,47 @@ fn privileged_exec_runs_a_process_with_its_own_streams() {
             .any(|(s, t)| *s == 2 && t.contains("no-such-command")),
         "{frames:?}"
     );
+    // A client that keeps its side open and sends nothing: the exec ends
+    // when its process does all the same (no splice(2) from the socket
+    // holding the stdin pipe's lock while the runtime exits).
+    let open = UnixStream::connect(&socket).unwrap();
+    let request = serde_json::json!({"op": "exec", "process": process(&["true"], false)});
+    (&open)
+        .write_all(format!("{request}\n").as_bytes())
+        .unwrap();
+    assert_eq!(read_exec(open.try_clone().unwrap()).1, 0);
+    // A named exec: its PID while it runs (the runtime writes it before
+    // the process runs), and a signal to it.
+    let named = UnixStream::connect(&socket).unwrap();
+    let request = serde_json::json!({
+        "op": "exec", "id": "probe",
+        "process": process(&["sh", "-c", "echo started; exec sleep 30"], false)
+    });
+    (&named)
+        .write_all(format!("{request}\n").as_bytes())
+        .unwrap();
+    named.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reader = BufReader::new(named);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(read_frame(&mut reader), (1, b"started\n".to_vec()));
+    let pid = ask(&socket, r#"{"op":"execpid","exec":"probe"}"#)["pid"]
+        .as_i64()
+        .unwrap();
+    // The exec's own process: `sh`, or `sleep` once it has exec'd (busybox
+    // runs its applets as /proc/self/exe, so its arguments tell, not comm).
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(
+        cmdline.starts_with(b"sh\0-c\0echo started") || cmdline == b"sleep\x0030\0",
+        "{}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    let killed = ask(&socket, r#"{"op":"signalexec","exec":"probe","signal":9}"#);
+    assert_eq!(killed["ok"], true, "{killed}");
+    assert_eq!(read_frame(&mut reader), (4, b"137".to_vec()));
+    let gone = ask(&socket, r#"{"op":"execpid","exec":"probe"}"#);
+    assert_eq!(gone["ok"], false, "{gone}");
+
     let waiter = Waiter::new(&socket);
     assert_eq!(ask(&socket, r#"{"op":"signal","signal":9}"#)["ok"], true);
     let status = waiter.gone();

@@ -408,7 +408,7 @@ pub fn logs(client: &Client, args: LogsArgs) -> anyhow::Result<i32> {
 }
 
 /// `--since`/`--until`: Unix seconds, an RFC 3339 time, or a duration ago.
-fn unix_time(text: &str) -> anyhow::Result<String> {
+pub fn unix_time(text: &str) -> anyhow::Result<String> {
     if text.parse::<f64>().is_ok() {
         return Ok(text.to_string());
     }

@@ -6,10 +6,13 @@
 
 pub mod build;
 pub mod containers;
+pub mod diff;
 pub mod doctor;
+pub mod events;
 pub mod images;
 pub mod options;
 pub mod run;
+pub mod stats;
 pub mod system;
 pub mod template;
 pub mod terminal;
@@ -91,6 +94,14 @@ pub enum Command {
     Inspect(containers::InspectArgs),
     /// Display the running processes of a container.
     Top(containers::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(stats::StatsArgs),
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(diff::DiffArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(diff::PortArgs),
     /// Pause all processes within one or more containers.
     Pause(containers::Names),
     /// Unpause all processes within one or more containers.
@@ -165,6 +176,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Logs(args) => containers::logs(&client, args),
         Command::Inspect(args) => containers::inspect(&client, args),
         Command::Top(args) => containers::top(&client, args),
+        Command::Stats(args) => stats::stats(&client, args),
+        Command::Events(args) => events::events(&client, args),
+        Command::Diff(args) => diff::diff(&client, args),
+        Command::Port(args) => diff::port(&client, args),
         Command::Pause(args) => containers::each(&client, &args.containers, "pause"),
         Command::Unpause(args) => containers::each(&client, &args.containers, "unpause"),
         Command::Rename(args) => containers::rename(&client, args),

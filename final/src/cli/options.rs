@@ -126,6 +126,85 @@ pub struct CreateFlags {
     /// Log driver options (max-size=10m, max-file=3).
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    #[command(flatten)]
+    pub health: HealthFlags,
+}
+
+/// `--health-*`: the container's health check, over the image's.
+#[derive(Args, Debug, Clone, Default)]
+pub struct HealthFlags {
+    /// Command to run to check health.
+    #[arg(long = "health-cmd")]
+    pub cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h).
+    #[arg(long = "health-interval")]
+    pub interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h).
+    #[arg(long = "health-timeout")]
+    pub timeout: Option<String>,
+    /// Start period for the container to initialize before failures count (ms|s|m|h).
+    #[arg(long = "health-start-period")]
+    pub start_period: Option<String>,
+    /// Time between running the check during the start period (ms|s|m|h).
+    #[arg(long = "health-start-interval")]
+    pub start_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries", allow_negative_numbers = true)]
+    pub retries: Option<i64>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub none: bool,
+}
+
+impl HealthFlags {
+    /// `Config.Healthcheck` as the docker CLI sends it; null without flags.
+    pub fn config(&self) -> anyhow::Result<Value> {
+        let durations = [
+            ("interval", &self.interval),
+            ("timeout", &self.timeout),
+            ("start-period", &self.start_period),
+            ("start-interval", &self.start_interval),
+        ];
+        let given = self.cmd.is_some()
+            || self.retries.is_some()
+            || durations.iter().any(|(_, d)| d.is_some());
+        if self.none {
+            if given {
+                bail!("--no-healthcheck conflicts with --health-* options");
+            }
+            return Ok(json!({"Test": ["NONE"]}));
+        }
+        if !given {
+            return Ok(Value::Null);
+        }
+        let mut nanoseconds = Vec::new();
+        for (name, text) in durations {
+            let value = match text {
+                Some(text) => images::dockerfile::parse_duration(text)
+                    .map_err(|e| anyhow::anyhow!("invalid --health-{name} {text:?}: {e}"))?,
+                None => 0.0,
+            };
+            if value < 0.0 {
+                bail!("--health-{name} cannot be negative");
+            }
+            nanoseconds.push(value as i64);
+        }
+        if self.retries.is_some_and(|r| r < 0) {
+            bail!("--health-retries cannot be negative");
+        }
+        let test = match &self.cmd {
+            Some(cmd) => json!(["CMD-SHELL", cmd]),
+            None => json!([]),
+        };
+        Ok(json!({
+            "Test": test,
+            "Interval": nanoseconds[0],
+            "Timeout": nanoseconds[1],
+            "StartPeriod": nanoseconds[2],
+            "StartInterval": nanoseconds[3],
+            "Retries": self.retries.unwrap_or(0),
+        }))
+    }
 }
 
 /// The limits `create` (and `run`) and `update` share.
@@ -268,6 +347,7 @@ impl CreateFlags {
             "AttachStderr": attach,
             "StopSignal": self.stop_signal,
             "StopTimeout": self.stop_timeout,
+            "Healthcheck": self.health.config()?,
             "HostConfig": Value::Object(host),
         });
         // ANCHOR_END: create_body

@@ -32,6 +32,9 @@ pub struct State {
     pub starting: bool,
     #[serde(default)]
     pub removing: bool,
+    /// With a health check: the probes' verdict and last results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 impl State {
@@ -107,6 +110,7 @@ pub struct Container {
     restored: Mutex<bool>,
     restored_changed: Condvar,
     pub restarts: super::restart::RestartManager,
+    pub health: super::health::HealthMonitor,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -128,6 +132,7 @@ impl Container {
             restored: Mutex::new(true),
             restored_changed: Condvar::new(),
             restarts: Default::default(),
+            health: Default::default(),
         }
     }
 

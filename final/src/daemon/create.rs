@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use api::ApiError;
 use api::types::{ContainerConfig, ContainerCreateRequest};
-use images::oci::{RunConfig, RunOverrides};
+use images::oci::{HealthConfig, RunConfig, RunOverrides};
 use images::snapshot::{self, Snapshotter};
 use namespaces::etc::{self, EtcOptions};
 
@@ -144,6 +144,7 @@ impl Daemon {
                 finished_at: None,
                 starting: false,
                 removing: false,
+                health: None,
             },
             runtime,
             restart_count: 0,
@@ -157,6 +158,8 @@ impl Daemon {
             return Err(e.into());
         }
         table.insert(id.to_string(), Arc::clone(&container));
+        drop(table);
+        self.container_event(&record, "create", &[]);
         Ok(container)
     }
 
@@ -225,6 +228,45 @@ fn merge_image_config(config: &mut ContainerConfig, image: &RunConfig) -> Result
     let mut labels: BTreeMap<String, String> = image.labels.clone();
     labels.extend(config.labels.take().unwrap_or_default());
     config.labels = Some(labels);
+    merge_health_check(config, image)?;
+    if let Some(shell) = &image.shell {
+        config
+            .extra
+            .entry("Shell")
+            .or_insert_with(|| serde_json::json!(shell));
+    }
+    Ok(())
+}
+
+/// The image's HEALTHCHECK under `--health-*`, field by field, as moby's
+/// `merge` does: what the request leaves empty, the image's fills.
+fn merge_health_check(config: &mut ContainerConfig, image: &RunConfig) -> Result<(), ApiError> {
+    let Some(from_image) = &image.healthcheck else {
+        return Ok(());
+    };
+    let given = config.extra.get("Healthcheck").filter(|v| !v.is_null());
+    let mut check: HealthConfig = match given {
+        None => from_image.clone(),
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid Healthcheck: {e}")))?,
+    };
+    if check.test.is_empty() {
+        check.test = from_image.test.clone();
+    }
+    for (mine, theirs) in [
+        (&mut check.interval, from_image.interval),
+        (&mut check.timeout, from_image.timeout),
+        (&mut check.start_period, from_image.start_period),
+        (&mut check.start_interval, from_image.start_interval),
+        (&mut check.retries, from_image.retries),
+    ] {
+        if *mine == 0 {
+            *mine = theirs;
+        }
+    }
+    config
+        .extra
+        .insert("Healthcheck".into(), serde_json::json!(check));
     Ok(())
 }
 // ANCHOR_END: merge

@@ -6,16 +6,20 @@
 
 pub mod attach;
 pub mod build;
+pub mod changes;
 pub mod container;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod faults;
+pub mod health;
 pub mod images;
 pub mod logs;
 pub mod netns;
 pub mod restart;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod stop;
 
 use std::collections::{BTreeMap, HashMap};
@@ -43,6 +47,7 @@ pub struct Daemon {
     pub network_notice: Once,
     /// Set by [`Daemon::shutdown`]: the exits it causes restart nothing.
     pub shutting_down: AtomicBool,
+    pub events: events::Events,
 }
 
 impl Daemon {
@@ -55,6 +60,7 @@ impl Daemon {
         let containers_dir = config.containers_dir();
         fs::create_dir_all(&containers_dir)
             .with_context(|| format!("creating {}", containers_dir.display()))?;
+        let config_data_root = config.data_root.clone();
         let daemon = Arc::new(Daemon {
             config,
             store,
@@ -62,6 +68,7 @@ impl Daemon {
             execs: Mutex::new(HashMap::new()),
             network_notice: Once::new(),
             shutting_down: AtomicBool::new(false),
+            events: events::Events::open(events::path(&config_data_root)),
         });
         // ANCHOR: find_containers
         let mut found = Vec::new();

@@ -238,3 +238,55 @@ impl Daemon {
         self.shutting_down.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(name: &str, max: i64) -> RestartPolicy {
+        RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: max,
+        }
+    }
+
+    #[test]
+    fn policies_decide_as_dockers_do() {
+        assert!(!policy_says_restart(&policy("no", 0), 1, false, 0));
+        assert!(policy_says_restart(&policy("always", 0), 0, true, 9));
+        assert!(policy_says_restart(
+            &policy("unless-stopped", 0),
+            0,
+            false,
+            0
+        ));
+        assert!(!policy_says_restart(
+            &policy("unless-stopped", 0),
+            0,
+            true,
+            0
+        ));
+        assert!(policy_says_restart(&policy("on-failure", 3), 1, false, 2));
+        assert!(!policy_says_restart(&policy("on-failure", 3), 1, false, 3));
+        assert!(!policy_says_restart(&policy("on-failure", 0), 0, false, 0));
+    }
+
+    #[test]
+    fn the_delay_doubles_to_a_minute_and_starts_over_after_a_long_run() {
+        let manager = RestartManager::default();
+        let always = policy("always", 0);
+        let next = |ran_for| manager.next_delay(&always, 0, false, ran_for, 0);
+        let quick = Duration::from_millis(5);
+        assert_eq!(next(quick), Some(FIRST_DELAY));
+        assert_eq!(next(quick), Some(FIRST_DELAY * 2));
+        for _ in 0..20 {
+            next(quick);
+        }
+        assert_eq!(next(quick), Some(MAX_DELAY));
+        assert_eq!(next(RESET_AFTER), Some(FIRST_DELAY));
+        manager.cancel();
+        assert_eq!(next(quick), None, "a stop ends the loop");
+        manager.reset();
+        assert_eq!(next(quick), Some(FIRST_DELAY));
+    }
+}

@@ -132,17 +132,7 @@ pub fn check_supported(
         }
     }
     super::restart::validate(&host_config.restart_policy, host_config.auto_remove)?;
-    let healthcheck = config
-        .extra
-        .get("Healthcheck")
-        .and_then(|h| h["Test"].as_array());
-    if healthcheck.is_some_and(|test| !test.is_empty() && test[0] != "NONE") {
-        return refuse(
-            "a health check",
-            "health checks come with the engine's next issue",
-        );
-    }
-    Ok(())
+    super::health::validate(config)
 }
 
 /// Docker's smallest memory limit: less would not hold the runtime itself.

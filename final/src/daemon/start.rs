@@ -211,6 +211,7 @@ impl Daemon {
         super::faults::point("start:process-started");
         let status = shim.status().context("asking the shim for the status")?;
         self.adopt(container, &status)?;
+        self.container_event(&container.snapshot(), "start", &[]);
         laps.lap("adopt");
         self.debug(format!("{id}: start took {laps}"));
         Ok(())
@@ -226,6 +227,12 @@ impl Daemon {
     ) -> anyhow::Result<()> {
         let exits_before = container.exits();
         container.update(|r| {
+            // Each run starts `starting`, with the last results kept.
+            let health = super::health::check_of(&r.config).map(|_| super::health::Health {
+                status: "starting".into(),
+                failing_streak: 0,
+                log: r.state.health.take().map(|h| h.log).unwrap_or_default(),
+            });
             r.state = State {
                 status: "running".into(),
                 pid: status.pid as i64,
@@ -236,9 +243,11 @@ impl Daemon {
                 finished_at: r.state.finished_at.clone(),
                 starting: false,
                 removing: false,
+                health,
             };
         })?;
         self.monitor(container, exits_before);
+        self.watch_health(container);
         Ok(())
     }
 
@@ -294,6 +303,7 @@ impl Daemon {
         if !container.state().has_process() {
             return;
         }
+        container.health.stop();
         let exit_code = status.exit_code.unwrap_or(-1) as i64;
         let restart = self.restart_delay(container, exit_code, status.finished_at.as_deref());
         let result = container.update(|r| {
@@ -312,6 +322,11 @@ impl Daemon {
         if let Err(e) = result {
             eprintln!("minidockerd: recording the exit of {}: {e:#}", container.id);
         }
+        let record = container.snapshot();
+        if status.oom_killed {
+            self.container_event(&record, "oom", &[]);
+        }
+        self.container_event(&record, "die", &[("exitCode", exit_code.to_string())]);
         container.note_exit();
         if let Some(delay) = restart {
             return self.restart_later(container, delay);
@@ -349,6 +364,7 @@ impl Daemon {
         match shim.status() {
             Ok(status) if status.status != "exited" => {
                 self.monitor(container, container.exits());
+                self.watch_health(container);
             }
             Ok(status) => self.record_exit(container, &status),
             Err(e) => self.end_orphan(container, &format!("{e:#}")),

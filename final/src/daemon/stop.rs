@@ -39,6 +39,8 @@ impl Daemon {
             )));
         }
         let shim = self.shim_client(&container.id);
+        let signal_number = (signal as i32).to_string();
+        self.container_event(&container.snapshot(), "kill", &[("signal", signal_number)]);
         match shim.signal(signal as i32) {
             Ok(()) => Ok(()),
             // It exited between the check and the signal (the monitor may
@@ -105,6 +107,7 @@ impl Daemon {
         {
             self.kill_and_wait(container, exits)?;
         }
+        self.container_event(&container.snapshot(), "stop", &[]);
         Ok(true)
         // ANCHOR_END: stop_grace
     }
@@ -155,6 +158,7 @@ impl Daemon {
             .retain(|_, exec| exec.container_id != container.id);
         self.remove_files(&container.id, &container.dir);
         self.collect_layers_of_removed_image(&container.record().image_id);
+        self.container_event(&container.snapshot(), "destroy", &[]);
         container.note_removed();
         Ok(())
     }
@@ -235,6 +239,8 @@ impl Daemon {
         container.update(|r| {
             r.state.status = if pause { "paused" } else { "running" }.into();
         })?;
+        let action = if pause { "pause" } else { "unpause" };
+        self.container_event(&container.snapshot(), action, &[]);
         Ok(())
     }
 

@@ -120,6 +120,7 @@ fn inspect_body(container: &Container) -> ContainerInspect {
                 .finished_at
                 .clone()
                 .unwrap_or_else(|| api::timefmt::ZERO_TIME.into()),
+            health: r.state.health.as_ref().map(|h| json!(h)),
         },
         image: r.image_id.clone(),
         name: format!("/{}", r.name),
@@ -131,6 +132,18 @@ fn inspect_body(container: &Container) -> ContainerInspect {
         config: r.config.clone(),
         network_settings: network_settings(&r.host_config.network_mode),
         mounts: Vec::new(),
+    }
+}
+
+/// What `docker ps` adds to a running container's status when it has a
+/// health check: ` (healthy)`, ` (unhealthy)`, ` (health: starting)`.
+fn health_suffix(state: &crate::daemon::container::State) -> String {
+    match &state.health {
+        Some(health) if state.has_process() => match health.status.as_str() {
+            "starting" => " (health: starting)".into(),
+            status => format!(" ({status})"),
+        },
+        _ => String::new(),
     }
 }
 
@@ -164,6 +177,7 @@ fn list(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
                 exit_code: r.state.exit_code,
                 image: &r.config.image,
                 labels: r.config.labels.as_ref().unwrap_or(&BTreeMap::new()),
+                health: r.state.health.as_ref().map_or("none", |h| h.status.as_str()),
             })
         })
         .map(|r| {
@@ -191,7 +205,7 @@ fn list(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
                     r.state.exit_code,
                     started,
                     finished,
-                ),
+                ) + &health_suffix(&r.state),
                 labels: r.config.labels.clone().unwrap_or_default(),
                 host_config: json!({ "NetworkMode": r.host_config.network_mode }),
                 network_settings: json!({ "Networks": network_settings(&r.host_config.network_mode).networks }),
@@ -285,6 +299,7 @@ fn restart(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let container = d.resolve(req.param("id"))?;
     d.stop(&container, req.query("signal"), seconds(req)?)?;
     d.start(&container)?;
+    d.container_event(&container.snapshot(), "restart", &[]);
     Ok(Response::empty(204))
 }
 
@@ -348,8 +363,10 @@ fn rename(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
         }
         return Err(crate::daemon::create::name_conflict(&name, &holder.id));
     }
+    let old_name = format!("/{}", container.name());
     container.update(|r| r.name = name)?;
     drop(table);
+    d.container_event(&container.snapshot(), "rename", &[("oldName", old_name)]);
     Ok(Response::empty(204))
 }
 

@@ -24,6 +24,7 @@ fn create(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let config = config.ok_or_else(|| ApiError::bad_request("No exec command specified"))?;
     attach::detach_keys(Some(&config.detach_keys))?;
     let exec = d.create_exec(&container, config)?;
+    d.exec_event(&exec, "exec_create");
     Ok(Response::json(201, &json!({"Id": exec.id})))
 }
 
@@ -41,14 +42,20 @@ fn start(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let body: Option<StartRequest> = req.json()?;
     let detach = body.unwrap_or_default().detach;
     let stream = d.start_exec(&exec)?;
+    d.exec_event(&exec, "exec_start");
+    let tty = exec.config.tty;
+    let d = Arc::clone(d);
+    let relay = move |client| {
+        exec::relay(&exec, stream, client);
+        d.exec_event(&exec, "exec_die");
+    };
     if detach {
-        std::thread::spawn(move || exec::relay(&exec, stream, None));
+        std::thread::spawn(move || relay(None));
         return Ok(Response::json(200, &json!({})));
     }
-    let tty = exec.config.tty;
     Ok(Response::upgrade(
         api::containers::stream_media_type(tty),
-        move |client| exec::relay(&exec, stream, Some(client)),
+        move |client| relay(Some(client)),
     ))
 }
 // ANCHOR_END: start
@@ -72,6 +79,12 @@ fn resize(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 
 fn inspect(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let exec = d.resolve_exec(req.param("id"))?;
+    if exec.state().running && exec.state().pid == 0 {
+        // The shim knows it once the runtime has started the process.
+        if let Ok(pid) = d.shim_client(&exec.container_id).exec_pid(&exec.id) {
+            exec.state().pid = pid.into();
+        }
+    }
     let state = exec.state().clone();
     let c = &exec.config;
     let args = c.cmd.clone().unwrap_or_default();

@@ -92,6 +92,7 @@ fn tag(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     d.store
         .tag(&image, &reference)
         .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    d.image_event("tag", &image.id.to_string(), &reference.familiar());
     Ok(Response::empty(201))
 }
 
@@ -103,7 +104,22 @@ fn tag(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let name = req.param("name").to_string();
     let image = d.store.resolve(&name).map_err(image_error)?;
-    let users = d.image_users(&image);
+    // A name of an image that has others only comes off, whoever uses
+    // the image (moby's `ImageDelete`): the containers keep their image.
+    let only_a_name = image.tags.len() > 1
+        && Reference::parse(&name).is_ok_and(|r| {
+            let r = if r.tag.is_none() && r.digest.is_none() {
+                r.with_tag("latest")
+            } else {
+                r
+            };
+            image.tags.contains(&r)
+        });
+    let users = if only_a_name {
+        Vec::new()
+    } else {
+        d.image_users(&image)
+    };
     let force = req.query_bool("force");
     if let Some((user, _)) = users.first() {
         if !force {
@@ -127,11 +143,18 @@ fn remove(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     // Forced, with stopped users only: the image goes, its layers stay for
     // their snapshots (moby: a soft conflict, which force overrides).
     let removed = d.store.remove_with(&name, force).map_err(image_error)?;
+    let id = image.id.to_string();
     let items: Vec<Value> = removed
         .iter()
         .map(|r| match r {
-            Removed::Untagged(name) => json!({"Untagged": name}),
-            Removed::Deleted(id) => json!({"Deleted": id}),
+            Removed::Untagged(untagged) => {
+                d.image_event("untag", &id, untagged);
+                json!({"Untagged": untagged})
+            }
+            Removed::Deleted(deleted) => {
+                d.image_event("delete", deleted, &name);
+                json!({"Deleted": deleted})
+            }
         })
         .collect();
     Ok(Response::json(200, &items))
@@ -148,6 +171,19 @@ fn load(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     let mut body = Vec::new();
     for line in lines {
+        // "Loaded image: NAME" / "Loaded image ID: sha256:…": one event each.
+        if let Some(loaded) = line
+            .split_once(": ")
+            .map(|(_, n)| n)
+            .filter(|_| line.starts_with("Loaded image"))
+        {
+            let id = d
+                .store
+                .resolve(loaded)
+                .map(|i| i.id.to_string())
+                .unwrap_or_default();
+            d.image_event("load", &id, loaded);
+        }
         if quiet && !line.starts_with("Loaded image") {
             continue;
         }
@@ -184,7 +220,8 @@ fn save_names(d: &Arc<Daemon>, names: Vec<String>) -> Result<Response, ApiError>
     }
     // Checked before the 200: an error in the middle of a tar is lost.
     for name in &names {
-        d.store.resolve(name).map_err(image_error)?;
+        let image = d.store.resolve(name).map_err(image_error)?;
+        d.image_event("save", &image.id.to_string(), name);
     }
     let d = Arc::clone(d);
     Ok(Response::stream(200, "application/x-tar", move |out| {

@@ -2,10 +2,12 @@
 //! server, one module per group of endpoints (moby: `api/server/router/`).
 
 mod build;
+mod changes;
 mod containers;
 mod exec;
 mod images;
 mod networks;
+mod stats;
 mod system;
 mod volumes;
 
@@ -23,6 +25,8 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     exec::add(&mut router, daemon);
     images::add(&mut router, daemon);
     build::add(&mut router, daemon);
+    stats::add(&mut router, daemon);
+    changes::add(&mut router, daemon);
     networks::add(&mut router, daemon);
     volumes::add(&mut router);
     Server::new(router)

@@ -1,8 +1,9 @@
-//! `/_ping`, `/version`, `/info`, and BuildKit's routes, which answer
-//! with the way to the classic builder (`/build`, in `routes/build.rs`).
+//! `/_ping`, `/version`, `/info`, `/events`, and BuildKit's routes, which
+//! answer with the way to the classic builder (`/build`, in `routes/build.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
 
 use api::ApiError;
 use api::containers::Status;
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::containers::route;
 use crate::daemon::Daemon;
+use crate::daemon::events::{self, Event};
 
 /// What the daemon calls itself in `docker version` and `docker info`.
 pub const PLATFORM_NAME: &str = "minidocker engine";
@@ -26,6 +28,7 @@ pub fn add(router: &mut Router, daemon: &Arc<Daemon>) {
     });
     route!(router, daemon, "GET", "/version", version);
     route!(router, daemon, "GET", "/info", info);
+    route!(router, daemon, "GET", "/events", events);
     // BuildKit: the docker CLI calls these instead of /build where buildx
     // is installed (Docker's own packages, Ubuntu's docker-buildx).
     for path in ["/session", "/grpc"] {
@@ -191,3 +194,46 @@ fn info(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
         }),
     ))
 }
+
+// ANCHOR: events
+/// `docker events`: the kept events since `since`, then the new ones as
+/// they happen, until `until` or until the client goes; one JSON object a
+/// line. (An `until` in the past: the kept ones, and the end.)
+fn events(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let since = events::parse_time(req.query("since"), "since")?;
+    let until = events::parse_time(req.query("until"), "until")?;
+    let filters = api::query::parse_filters(req.query("filters"))?;
+    events::check_filters(&filters)?;
+    let (past, live) = d.events.subscribe(since);
+    let d = Arc::clone(d);
+    Ok(Response::stream(200, "application/json", move |out| {
+        let before_until = |e: &Event| until.is_none_or(|until| e.time_nano <= until);
+        let mut send = |e: &Event| -> std::io::Result<()> {
+            if events::matches(&filters, e) {
+                out.write_all((serde_json::to_string(e)? + "\n").as_bytes())?;
+                out.flush()?;
+            }
+            Ok(())
+        };
+        for event in past.iter().take_while(|e| before_until(e)) {
+            send(event)?;
+        }
+        loop {
+            let now = events::now_nanos();
+            let wait = match until {
+                Some(until) if until <= now => return Ok(()),
+                Some(until) => std::time::Duration::from_nanos((until - now) as u64),
+                // Woken now and then to notice a daemon that stops.
+                None => std::time::Duration::from_secs(1),
+            };
+            match live.recv_timeout(wait) {
+                Ok(event) if before_until(&event) => send(&event)?,
+                Ok(_) => return Ok(()),
+                Err(RecvTimeoutError::Timeout) if d.is_shutting_down() => return Ok(()),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }))
+}
+// ANCHOR_END: events

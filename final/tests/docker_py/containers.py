@@ -92,6 +92,12 @@ with check('exec_run("echo in-exec") returns (0, b"in-exec\\n")'):
 with check("exec_run(\"sh -c 'exit 3'\").exit_code is 3"):
     expect_equal(container.exec_run("sh -c 'exit 3'").exit_code, 3, "exit_code")
 
+with check("stats(stream=False) has the name, pids and a CPU sample before this one"):
+    stats = container.stats(stream=False)
+    expect_equal(stats["name"], "/" + name, "name")
+    assert stats["pids_stats"]["current"] >= 1, f"pids_stats: {stats['pids_stats']}"
+    assert stats["precpu_stats"]["system_cpu_usage"] > 0, f"precpu_stats: {stats['precpu_stats']}"
+
 # PID 1 of a PID namespace gets only the signals it has a handler for, and
 # the shell (or the sleep it runs) has none for SIGTERM: stop waits out the
 # timeout, then sends SIGKILL, and the status is 128 + 9.

@@ -425,6 +425,7 @@ fn list(daemon: &Daemon, req: &mut Request) -> Result<Response, ApiError> {
                 exit_code: state.exit_code,
                 image: &c.config.image,
                 labels: c.config.labels.as_ref().unwrap_or(&no_labels),
+                health: "none",
             })
         })
         .map(|c| summary(c))

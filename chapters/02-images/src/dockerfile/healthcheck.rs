@@ -3,19 +3,17 @@
 //! `instructions/parse.go` `parseHealthcheck`).
 //!
 //! The options are checked as Docker checks them (a known name, a Go
-//! duration of at least 1ms, retries at least 1) and then dropped:
-//! [`InstructionKind::Healthcheck`](super::InstructionKind::Healthcheck)
-//! keeps only the command, and the built image gets Docker's default
-//! interval, timeout, start period and retries.
+//! duration of at least 1ms, retries at least 1) and kept, in nanoseconds,
+//! for the image config's `Healthcheck`.
 
 use super::flags::{self, FlagKind, Parts};
 use super::line::LogicalLine;
 use super::words;
-use super::{Command, ParseError};
+use super::{Command, HealthCheck, ParseError};
 
 /// `None` for `HEALTHCHECK NONE` (turn off a check inherited from the base
 /// image), else the command to run.
-pub fn parse(line: &LogicalLine, parts: &Parts) -> Result<Option<Command>, ParseError> {
+pub fn parse(line: &LogicalLine, parts: &Parts) -> Result<Option<HealthCheck>, ParseError> {
     let rest = parts.args;
     if rest.is_empty() {
         return Err(line.error("HEALTHCHECK requires at least one argument"));
@@ -59,34 +57,51 @@ pub fn parse(line: &LogicalLine, parts: &Parts) -> Result<Option<Command>, Parse
     let Some(command) = command else {
         return Err(line.error("Missing command after HEALTHCHECK CMD"));
     };
+    let mut check = HealthCheck {
+        command,
+        interval: 0,
+        timeout: 0,
+        start_period: 0,
+        start_interval: 0,
+        retries: 0,
+    };
     for (name, value) in &options {
         if value.is_empty() {
             continue;
         }
-        let valid = if name == "retries" {
+        let field = match name.as_str() {
+            "retries" => &mut check.retries,
+            "interval" => &mut check.interval,
+            "timeout" => &mut check.timeout,
+            "start-period" => &mut check.start_period,
+            _ => &mut check.start_interval,
+        };
+        *field = if name == "retries" {
             check_retries(value)
         } else {
             check_interval(name, value)
-        };
-        valid.map_err(|message| line.error(message))?;
+        }
+        .map_err(|message| line.error(message))?;
     }
-    Ok(Some(command))
+    Ok(Some(check))
 }
 
-fn check_retries(value: &str) -> Result<(), String> {
+fn check_retries(value: &str) -> Result<i64, String> {
     match value.parse::<i32>() {
         Ok(retries) if retries < 1 => Err(format!("--retries must be at least 1 (not {retries})")),
-        Ok(_) => Ok(()),
+        Ok(retries) => Ok(retries.into()),
         Err(_) => Err(format!("--retries={value}: not a whole number")),
     }
 }
 
-fn check_interval(name: &str, value: &str) -> Result<(), String> {
+/// A duration option, in nanoseconds.
+fn check_interval(name: &str, value: &str) -> Result<i64, String> {
+    let nanoseconds = parse_duration(value)?;
     // Docker's container.MinimumDuration: 1ms.
-    if parse_duration(value)? < 1e6 {
+    if nanoseconds < 1e6 {
         return Err(format!("Interval \"{name}\" cannot be less than 1ms"));
     }
-    Ok(())
+    Ok(nanoseconds as i64)
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds: an optional sign, then one or
@@ -140,7 +155,7 @@ pub fn parse_duration(text: &str) -> Result<f64, String> {
 mod tests {
     use super::*;
 
-    fn health(source: &str) -> Result<Option<Command>, ParseError> {
+    fn health(source: &str) -> Result<Option<HealthCheck>, ParseError> {
         let lines = super::super::line::split(source).unwrap();
         let line = &lines.lines[0];
         parse(line, &flags::split(&line.text, 0))
@@ -151,13 +166,22 @@ mod tests {
         assert_eq!(health("HEALTHCHECK NONE").unwrap(), None);
         assert_eq!(
             health(
-                "HEALTHCHECK --interval=5m --timeout=3s CMD curl -f http://localhost/ || exit 1"
+                "HEALTHCHECK --interval=5m --timeout=3s --retries=2 CMD curl -f http://localhost/ || exit 1"
             )
             .unwrap(),
-            Some(Command::Shell("curl -f http://localhost/ || exit 1".into()))
+            Some(HealthCheck {
+                command: Command::Shell("curl -f http://localhost/ || exit 1".into()),
+                interval: 300_000_000_000,
+                timeout: 3_000_000_000,
+                start_period: 0,
+                start_interval: 0,
+                retries: 2,
+            })
         );
         assert_eq!(
-            health(r#"HEALTHCHECK cmd ["/probe", "--ok"]"#).unwrap(),
+            health(r#"HEALTHCHECK cmd ["/probe", "--ok"]"#)
+                .unwrap()
+                .map(|c| c.command),
             Some(Command::Exec(vec!["/probe".into(), "--ok".into()]))
         );
     }

@@ -76,6 +76,18 @@ pub struct Instruction {
     pub kind: InstructionKind,
 }
 
+/// `HEALTHCHECK [OPTIONS] CMD …`: the probe and its options, durations in
+/// nanoseconds as the image config keeps them; 0 means Docker's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub command: Command,
+    pub interval: i64,
+    pub timeout: i64,
+    pub start_period: i64,
+    pub start_interval: i64,
+    pub retries: i64,
+}
+
 // ANCHOR: command
 /// RUN, CMD, ENTRYPOINT and HEALTHCHECK commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,9 +161,8 @@ pub enum InstructionKind {
     Label(Vec<(String, String)>),
     Volume(Vec<String>),
     StopSignal(String),
-    /// `None` for `HEALTHCHECK NONE`. The options (`--interval` …) are
-    /// checked, then dropped: the image gets Docker's defaults.
-    Healthcheck(Option<Command>),
+    /// `None` for `HEALTHCHECK NONE`.
+    Healthcheck(Option<HealthCheck>),
     /// The trigger, as written (`RUN make`). Stored in the image config; it
     /// runs only when another Dockerfile builds FROM this image, never here.
     Onbuild(String),

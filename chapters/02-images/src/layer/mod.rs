@@ -15,6 +15,7 @@
 //! `createTarFile`, `diff.go` `UnpackLayer`, `archive_linux.go` for the
 //! overlay whiteouts) and `daemon/graphdriver/overlay2`.
 
+mod changes;
 mod compression;
 mod diff;
 mod path;
@@ -23,6 +24,7 @@ mod unpack;
 mod whiteout;
 mod xattr;
 
+pub use changes::{Change, ChangeKind, InitLayer, changes};
 pub use compression::Compression;
 pub use diff::diff;
 pub use path::{EntryPath, MAX_PATH_LEN, PathError};

@@ -177,6 +177,27 @@ impl ShimClient {
         }
     }
 
+    /// The host PID of the running exec named `exec`.
+    pub fn exec_pid(&self, exec: &str) -> anyhow::Result<i32> {
+        let request = Request::ExecPid {
+            exec: exec.to_string(),
+        };
+        match self.ask(&request)? {
+            Some((answer, _)) => answer["pid"]
+                .as_i64()
+                .map(|pid| pid as i32)
+                .context("the shim's answer has no pid"),
+            None => bail!("the container has exited"),
+        }
+    }
+
+    pub fn signal_exec(&self, exec: &str, signal: i32) -> anyhow::Result<()> {
+        self.simple(Request::SignalExec {
+            exec: exec.to_string(),
+            signal,
+        })
+    }
+
     /// A request answered with `{"ok":true}` alone.
     fn simple(&self, request: Request) -> anyhow::Result<()> {
         match self.ask(&request)? {

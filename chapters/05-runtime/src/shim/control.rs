@@ -46,6 +46,12 @@ pub enum Request {
         #[serde(default)]
         id: Option<String>,
     },
+    /// `{"ok":true,"pid":N}`: the host PID of the running exec `exec` (one
+    /// started with that `id`), as `docker exec` inspect shows it.
+    ExecPid { exec: String },
+    /// A signal to the running exec `exec`'s process: a health check's
+    /// probe that outlived its timeout gets SIGKILL.
+    SignalExec { exec: String, signal: i32 },
     Attach {
         #[serde(default)]
         stdin: bool,

@@ -221,6 +221,8 @@ struct Shared {
     stdin: Mutex<Option<File>>,
     /// The masters of running execs' terminals, by exec ID, for resize.
     exec_terminals: Mutex<HashMap<String, File>>,
+    /// The pid files of running execs (the runtime's `--pid-file`), by exec ID.
+    exec_pid_files: Mutex<HashMap<String, PathBuf>>,
     /// The terminal's master (with `--tty`), for resize.
     master: Option<File>,
     /// The connections being served, by number: the shim ends them when it
@@ -390,6 +392,7 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         stdin: Mutex::new(stdin),
         master: master.as_ref().map(|m| m.try_clone()).transpose()?,
         exec_terminals: Mutex::new(HashMap::new()),
+        exec_pid_files: Mutex::new(HashMap::new()),
         connections: Mutex::new(HashMap::new()),
         connection_ended: Condvar::new(),
         closing: AtomicBool::new(false),
@@ -807,6 +810,21 @@ fn handle_client(shared: &Arc<Shared>, connection: UnixStream) -> std::io::Resul
                     Err(why) => control::refuse(&mut out, &why)?,
                 }
             }
+            Request::ExecPid { exec } => match exec_pid(shared, &exec) {
+                Ok(pid) => control::answer(&mut out, serde_json::json!({"ok": true, "pid": pid}))?,
+                Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
+            },
+            Request::SignalExec { exec, signal } => {
+                let sent = exec_pid(shared, &exec).and_then(|pid| {
+                    let signal = nix::sys::signal::Signal::try_from(signal)?;
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal)
+                        .with_context(|| format!("kill({pid}, {signal})"))
+                });
+                match sent {
+                    Ok(()) => control::answer(&mut out, serde_json::json!({"ok": true}))?,
+                    Err(e) => control::refuse(&mut out, &format!("{e:#}"))?,
+                }
+            }
             Request::Exec { process, id } => {
                 // What the client sent after the request line is input.
                 let early = reader.buffer().to_vec();
@@ -852,6 +870,22 @@ fn handle_client(shared: &Arc<Shared>, connection: UnixStream) -> std::io::Resul
     Ok(())
 }
 // ANCHOR_END: handle_client
+
+/// The host PID of the running exec named `id`, from its pid file.
+fn exec_pid(shared: &Shared, id: &str) -> anyhow::Result<i32> {
+    let pid_files = shared
+        .exec_pid_files
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let path = pid_files
+        .get(id)
+        .with_context(|| format!("no exec {id:?} is running"))?;
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("exec {id:?} has no PID yet ({})", path.display()))?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("{} holds no PID", path.display()))
+}
 
 /// TIOCSWINSZ on a terminal's master: the process on its slave gets
 /// SIGWINCH and reads the new size.
@@ -920,6 +954,17 @@ fn run_exec(
     let tty = process["terminal"].as_bool().unwrap_or(false);
     let mut command = runtime_command(&shared.options);
     command.arg("exec").arg("--process").arg(&process_file);
+    // The runtime writes the process's PID there once it runs: a named
+    // exec can be asked for its PID, or signalled, while it runs.
+    let pid_file = dir.join(format!("exec-{number}.pid"));
+    if let Some(id) = id {
+        command.arg("--pid-file").arg(&pid_file);
+        shared
+            .exec_pid_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), pid_file.clone());
+    }
     let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2");
     let (mut stdin, mut outputs) = (None, Vec::new());
     let console = if tty {
@@ -996,7 +1041,18 @@ fn run_exec(
         let early_input = early_input.to_vec();
         std::thread::spawn(move || {
             if stdin.write_all(&early_input).is_ok() {
-                let _ = std::io::copy(&mut from, &mut stdin);
+                // read(2) and write(2), not std::io::copy: into a pipe it
+                // splices, and splice(2) from a socket holds the pipe's
+                // lock while it waits for the socket — the runtime, exiting
+                // with the process, then hangs closing its end of the pipe
+                // (pipe_release) until the client sends something. An exec
+                // ends when its process does, input or not.
+                let mut buffer = vec![0u8; 32 * 1024];
+                while let Ok(n) = from.read(&mut buffer) {
+                    if n == 0 || stdin.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
             }
         });
     }
@@ -1036,6 +1092,14 @@ fn run_exec(
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         execs.remove(id);
+        // Gone before the status goes out: nobody signals a PID that
+        // may be someone else's by now.
+        let mut pid_files = shared
+            .exec_pid_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pid_files.remove(id);
+        let _ = fs::remove_file(&pid_file);
     }
     let _ = fs::remove_file(&process_file);
     let code = status.code().unwrap_or_else(|| {
