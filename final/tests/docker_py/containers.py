@@ -8,6 +8,7 @@ Every wait is on an event (a log line, an exit), never a sleep.
 
 import os
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
 from checks import check, cleanup, connect, expect_equal, expect_raises, started  # noqa: E402
@@ -112,6 +113,32 @@ with check("remove() deletes it: containers.get(id) raises NotFound"):
     started.remove(container)
     expect_raises(docker.errors.NotFound, lambda: client.containers.get(container.id))
     assert container.id not in all_ids(), "still in containers.list(all=True)"
+
+# A restart policy: exits 1, restarted twice, then stays exited; `wait`
+# returns at the last exit (between two runs the state is `restarting`).
+with check('restart_policy on-failure:2: wait() after the last of 2 restarts, RestartCount 2'):
+    t0 = time.time()  # the events below are this check's
+    flaky = client.containers.run(
+        "busybox", ["sh", "-c", "exit 1"], detach=True,
+        restart_policy={"Name": "on-failure", "MaximumRetryCount": 2},
+    )
+    started.append(flaky)
+    expect_equal(flaky.wait()["StatusCode"], 1, "StatusCode")
+    flaky.reload()
+    expect_equal(flaky.attrs["RestartCount"], 2, "RestartCount")
+    expect_equal(flaky.status, "exited", "status")
+
+# Events: what happened to it, from the ring (since/until: no waiting).
+with check("client.events(since, until) lists its create, start and three dies"):
+    actions = [
+        e["Action"]
+        for e in client.events(
+            since=t0, until=time.time(), decode=True,
+            filters={"container": flaky.id},
+        )
+    ]
+    expect_equal(actions.count("die"), 3, f"dies in {actions}")
+    expect_equal(actions[:2], ["create", "start"], "first events")
 
 cleanup()
 print("containers: all checks passed")
