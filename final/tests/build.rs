@@ -7,11 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use common::{Daemon, require_root, stderr, stdout};
-
-const MINIDOCKER: &str = env!("CARGO_BIN_EXE_minidocker");
 
 /// `docker build ARGS` in `context`, with the classic builder.
 fn docker_build(d: &Daemon, context: &Path, args: &[&str]) -> Output {
@@ -227,11 +225,7 @@ fn privileged_minidocker_build_streams_the_context_and_honours_dockerignore() {
     write(ctx, "debug.log", "noise");
     write(ctx, "keep.log", "kept");
     let run = |args: &[&str]| {
-        let out = Command::new(MINIDOCKER)
-            .args(args)
-            .env("DOCKER_HOST", d.host())
-            .output()
-            .unwrap();
+        let out = d.minidocker(args);
         (out.status.code(), stdout(&out), stderr(&out))
     };
     let ctx_arg = ctx.to_str().unwrap();

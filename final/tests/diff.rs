@@ -3,24 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-
 use common::{Daemon, require_root, stderr, stdout};
-
-const MINIDOCKER: &str = env!("CARGO_BIN_EXE_minidocker");
-
-fn minidocker(d: &Daemon, args: &[&str]) -> Output {
-    let child = Command::new(MINIDOCKER)
-        .args(args)
-        .env("DOCKER_HOST", d.host())
-        .env_remove("DOCKER_TLS_VERIFY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running minidocker");
-    common::wait_output(child, &format!("minidocker {}", args.join(" ")), d)
-}
 
 /// What the container below does to busybox's files, and what `docker
 /// diff` says of it afterwards.
@@ -52,7 +35,7 @@ fn privileged_diff_lists_a_stopped_container_changes() {
     // Without -d: `docker run` returns once the container has exited.
     d.ok(&["run", "--name", "changed", "busybox", "sh", "-c", CHANGES]);
     assert_eq!(d.ok(&["diff", "changed"]), EXPECTED);
-    let ours = minidocker(&d, &["diff", "changed"]);
+    let ours = d.minidocker(&["diff", "changed"]);
     assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(stdout(&ours), EXPECTED);
 
@@ -76,7 +59,7 @@ fn privileged_diff_of_an_unchanged_container_is_empty() {
     let d = Daemon::start();
     d.ok(&["run", "--name", "clean", "busybox", "true"]);
     assert_eq!(d.ok(&["diff", "clean"]), "");
-    let ours = minidocker(&d, &["diff", "clean"]);
+    let ours = d.minidocker(&["diff", "clean"]);
     assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(stdout(&ours), "");
     let answer = d.raw_request(
@@ -107,7 +90,7 @@ fn privileged_diff_sees_a_running_container() {
     d.wait_for_output_line("live", "ready");
     let expected = "C /root\nA /root/work\nA /root/work/f\n";
     assert_eq!(d.ok(&["diff", "live"]), expected);
-    assert_eq!(stdout(&minidocker(&d, &["diff", "live"])), expected);
+    assert_eq!(stdout(&d.minidocker(&["diff", "live"])), expected);
     d.ok(&["rm", "-f", "live"]);
 }
 
@@ -121,7 +104,7 @@ fn privileged_diff_of_an_unknown_container_says_so() {
         stderr(&out),
         "Error response from daemon: No such container: nosuch\n"
     );
-    let ours = minidocker(&d, &["diff", "nosuch"]);
+    let ours = d.minidocker(&["diff", "nosuch"]);
     assert_eq!(ours.status.code(), Some(1));
     assert_eq!(
         stderr(&ours),
@@ -136,7 +119,7 @@ fn privileged_port_shows_no_port_until_chapter_07() {
     d.ok(&["run", "--name", "ports", "busybox", "true"]);
     // No published port: nothing listed, and success.
     assert_eq!(d.ok(&["port", "ports"]), "");
-    let ours = minidocker(&d, &["port", "ports"]);
+    let ours = d.minidocker(&["port", "ports"]);
     assert!(ours.status.success(), "{}", stderr(&ours));
     assert_eq!(stdout(&ours), "");
     for (asked, says) in [
@@ -151,7 +134,7 @@ fn privileged_port_shows_no_port_until_chapter_07() {
         ),
     ] {
         let theirs = d.docker(&["port", "ports", asked]);
-        let ours = minidocker(&d, &["port", "ports", asked]);
+        let ours = d.minidocker(&["port", "ports", asked]);
         for out in [&theirs, &ours] {
             assert_eq!(out.status.code(), Some(1), "{asked}");
             assert_eq!(stdout(out), "", "{asked}");

@@ -116,12 +116,7 @@ fn privileged_a_listener_sees_what_another_client_does() {
 
     // `minidocker events` prints what `docker events` prints.
     let window = ["--since", since.as_str(), "--until", until.as_str()];
-    let ours = std::process::Command::new(env!("CARGO_BIN_EXE_minidocker"))
-        .args(["events"])
-        .args(window)
-        .env("DOCKER_HOST", d.host())
-        .output()
-        .unwrap();
+    let ours = d.minidocker(&[&["events"][..], &window].concat());
     assert_eq!(
         String::from_utf8_lossy(&ours.stdout),
         d.ok(&[&["events"][..], &window].concat())

@@ -8,12 +8,9 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
 
 use common::{Daemon, HANG, require_root, stderr, stdout};
 use serde_json::Value;
-
-const MINIDOCKER: &str = env!("CARGO_BIN_EXE_minidocker");
 
 /// "64.63MiB" (go-units' binary units, as `docker stats` prints memory).
 fn bytes(text: &str) -> f64 {
@@ -121,16 +118,7 @@ fn privileged_stats_no_stream_shows_a_busy_loop_and_an_allocation() {
     assert_eq!(table.lines().count(), 3, "{table}");
 
     // Our own CLI computes the same columns from the same objects.
-    let ours = Command::new(MINIDOCKER)
-        .args(["stats", "--no-stream", "--format", ROW, "spin", "hog"])
-        .env("DOCKER_HOST", d.host())
-        .env_remove("DOCKER_TLS_VERIFY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = common::wait_output(ours, "minidocker stats", &d);
+    let out = d.minidocker(&["stats", "--no-stream", "--format", ROW, "spin", "hog"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = rows(&stdout(&out));
     assert!(ours[0].1 > 50.0, "minidocker stats: {:?}", stdout(&out));

@@ -243,6 +243,21 @@ impl Daemon {
         );
     }
 
+    /// `minidocker ARGS`, our own CLI, against this daemon; its output,
+    /// waited for as [`wait_output`] waits.
+    pub fn minidocker(&self, args: &[&str]) -> Output {
+        let child = Command::new(env!("CARGO_BIN_EXE_minidocker"))
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .env_remove("DOCKER_TLS_VERIFY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running minidocker");
+        wait_output(child, &format!("minidocker {}", args.join(" ")), self)
+    }
+
     pub fn answers_ping(&self) -> bool {
         self.raw_request(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .starts_with("HTTP/1.1 200")
