@@ -154,19 +154,22 @@ V2_TESTS=(
     "devices_v2 privileged_a_bpf_device_program_refuses_what_the_rules_deny"
     "manager privileged_freeze_thaw_kill_all_and_destroy"
 )
-run_v2_tests_in_vm() {
-    local artifacts target names exe script="" files=()
-    # The test binaries' paths, from cargo's JSON messages.
-    artifacts=$(cargo test --locked -p cgroups --no-run --message-format=json 2>/dev/null)
-    for entry in "${V2_TESTS[@]}"; do
-        read -r target names <<<"$entry"
-        exe=$(python3 -c '
+# test_binary PACKAGE TARGET: the path of that test binary, from cargo's
+# JSON messages.
+test_binary() {
+    cargo test --locked -p "$1" --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and "test" in m["target"]["kind"] and m.get("executable"):
         print(m["executable"])
-' "$target" <<<"$artifacts")
+' "$2"
+}
+run_v2_tests_in_vm() {
+    local target names exe script="" files=()
+    for entry in "${V2_TESTS[@]}"; do
+        read -r target names <<<"$entry"
+        exe=$(test_binary cgroups "$target")
         [ -n "$exe" ] || { echo "no test binary for $target"; return 1; }
         files+=(--file "$exe")
         # shellcheck disable=SC2086 # the names are words on purpose
@@ -181,6 +184,25 @@ for line in sys.stdin:
         -- /bin/sh -c "status=0; $script exit \$status"
 }
 
+# The engine on cgroup v2: `docker stats` reads v2's files there, and
+# `docker update` writes them.
+run_engine_v2_tests_in_vm() {
+    local stats engine target_dir
+    stats=$(test_binary minidocker stats)
+    engine=$(test_binary minidocker engine)
+    [ -n "$stats" ] && [ -n "$engine" ] || { echo "no engine test binaries"; return 1; }
+    target_dir=$(realpath "${CARGO_TARGET_DIR:-target}")
+    local files=(--file "$stats" --file "$engine" --file "$target_dir/static" --file /bin/busybox
+        --file "$(command -v docker)")
+    for bin in minidockerd minishim minirunc minidocker; do
+        files+=(--file "$target_dir/debug/$bin")
+    done
+    scripts/vm-test.sh --memory 2G --timeout 600 "${files[@]}" -- /bin/sh -c \
+        "status=0; $stats --test-threads=1 || status=1; \
+         $engine --exact --test-threads=1 privileged_update_changes_a_running_containers_limits || status=1; \
+         exit \$status"
+}
+
 step "cargo build" cargo build --workspace --all-targets --locked
 # The static binaries images are made of (the offline `hello` image).
 step "static binaries" scripts/build.sh --static-only
@@ -191,6 +213,9 @@ if ! $unprivileged && { [ -z "$chapter" ] || [ "$chapter" = 04 ]; }; then
     else
         step "cgroup v2 tests in a VM" run_v2_tests_in_vm
     fi
+fi
+if ! $unprivileged && [ -z "$chapter" ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
+    step "the engine on cgroup v2 in a VM" run_engine_v2_tests_in_vm
 fi
 
 if [ -z "$chapter" ]; then
