@@ -92,6 +92,35 @@ fn privileged_stop_ends_a_restart_loop() {
     assert_eq!(inspect(&d, "loop", "{{.State.Status}}"), "exited");
     // Stopped, it stays so: `wait` (not-running) returns at once.
     assert_eq!(d.ok(&["wait", "loop"]), "2\n");
+
+    // `docker kill` of a running `always` container ends its loop too
+    // (dockerd's ExitOnNext): the exit it causes is the last, so `wait`
+    // returns instead of waiting through a restart.
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "killed",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; exec sleep 1000",
+    ]);
+    d.wait_for_output_line("killed", "up");
+    d.ok(&["kill", "killed"]);
+    assert_eq!(d.ok(&["wait", "killed"]), "137\n");
+    assert_eq!(
+        inspect(&d, "killed", "{{.State.Status}} {{.RestartCount}}"),
+        "exited 0"
+    );
+    assert!(
+        !d.log_text()
+            .contains(&format!("container {} exited", id.trim())),
+        "{}",
+        d.log_text()
+    );
 }
 
 #[test]

@@ -102,6 +102,10 @@ impl RestartManager {
         self.cancelled_changed.notify_all();
     }
 
+    pub fn cancelled(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).cancelled
+    }
+
     /// A user's start: a new loop, from the first delay.
     pub fn reset(&self) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Loop::default();
@@ -223,12 +227,28 @@ impl Daemon {
     /// remembers it across a daemon restart (not when the daemon itself
     /// is stopping its containers).
     pub fn note_stopped_by_hand(&self, container: &Container) {
+        self.cancel_restarts(container);
+        // A start of the policy's under way finishes first (it holds the
+        // operation lock); one not begun yet sees the cancellation.
+        let _operation = container
+            .operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.end_restarting(container);
+    }
+
+    /// The loop ends, as dockerd's `ExitOnNext` (for the caller that holds
+    /// the operation lock already).
+    pub fn cancel_restarts(&self, container: &Container) {
         container.restarts.cancel();
         if !self.is_shutting_down() {
             let _ = container.update(|r| r.manually_stopped = true);
         }
-        // A container between two runs has no process to signal: it
-        // ends here.
+    }
+
+    /// A container between two runs has no process to signal: it ends
+    /// here.
+    pub fn end_restarting(&self, container: &Container) {
         if container.state().status == "restarting" {
             let _ = container.update(|r| r.state.status = "exited".into());
         }

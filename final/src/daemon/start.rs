@@ -45,23 +45,31 @@ impl Daemon {
                 r.manually_stopped = false;
             })?;
         }
-        self.start_run(container)
+        self.start_run(container, false)
     }
 
     /// The restart policy's start: the loop and its count go on.
     pub fn start_again(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
-        self.start_run(container).map(|_| ())
+        self.start_run(container, true).map(|_| ())
     }
 
     // ANCHOR: start
     /// Starts a container. With `--rm` (AutoRemove) a container that fails
     /// to start is removed too, or `docker run --rm badcmd` would wait for
     /// ever on `condition=removed`.
-    fn start_run(self: &Arc<Self>, container: &Arc<Container>) -> Result<Started, ApiError> {
+    fn start_run(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        by_policy: bool,
+    ) -> Result<Started, ApiError> {
         let operation = container
             .operation
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        // A stop or kill came while the policy's start waited for the lock.
+        if by_policy && container.restarts.cancelled() {
+            return Err(ApiError::conflict("the restart was cancelled by a stop or kill"));
+        }
         if container.is_removed() {
             return Err(ApiError::not_found(format!(
                 "No such container: {}",

@@ -26,9 +26,12 @@ impl Daemon {
         container: &Arc<Container>,
         signal: Signal,
     ) -> Result<(), ApiError> {
+        // Any kill ends a restart loop, as dockerd's `ExitOnNext`; between
+        // two runs there is no process to signal. (No operation lock here:
+        // `rm -f` holds it while it kills.)
         if container.state().status() == Status::Restarting {
-            // No process between two runs: the loop ends, as with dockerd.
-            self.note_stopped_by_hand(container);
+            self.cancel_restarts(container);
+            self.end_restarting(container);
             return Ok(());
         }
         if !container.state().is_running() {
@@ -39,6 +42,7 @@ impl Daemon {
             )));
         }
         let shim = self.shim_client(&container.id);
+        self.cancel_restarts(container);
         let signal_number = (signal as i32).to_string();
         self.container_event(&container.snapshot(), "kill", &[("signal", signal_number)]);
         match shim.signal(signal as i32) {
@@ -70,13 +74,13 @@ impl Daemon {
         signal: Option<&str>,
         timeout: Option<i64>,
     ) -> Result<bool, ApiError> {
-        let record = container.snapshot();
-        if !record.state.is_running() {
+        if !container.state().is_running() {
             return Ok(false);
         }
         // No restart after this exit (and none between two runs).
         self.note_stopped_by_hand(container);
-        if record.state.status() == Status::Restarting {
+        let record = container.snapshot();
+        if !record.state.has_process() {
             return Ok(true);
         }
         // ANCHOR: stop_grace
@@ -139,7 +143,11 @@ impl Daemon {
             }
             let exits = container.exits();
             match container.state().status() {
-                Status::Restarting => self.note_stopped_by_hand(container),
+                // The operation lock is ours already.
+                Status::Restarting => {
+                    self.cancel_restarts(container);
+                    self.end_restarting(container);
+                }
                 Status::Paused => {
                     let _ = self.runtime_command(container, &["resume", &container.id]);
                     self.kill_and_wait(container, exits)?;
