@@ -328,21 +328,10 @@ fn apply(
     runner: &dyn RunStep,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<State> {
-    // ANCHOR: apply_env
     let vars = variables(&state);
     let x = |word: &str| expand(file, word, &vars);
     let shell = shell(&state.config);
-    let run = &mut state.config.config;
     match kind {
-        InstructionKind::Env(pairs) => {
-            for (key, value) in pairs {
-                let (key, value) = (x(key)?, x(value)?);
-                run.env
-                    .retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()));
-                run.env.push(format!("{key}={value}"));
-            }
-        }
-        // ANCHOR_END: apply_env
         InstructionKind::Arg(decls) => {
             let global = global_args(file, &options.build_args);
             for decl in decls {
@@ -357,21 +346,94 @@ fn apply(
                 }
             }
         }
-        InstructionKind::Workdir(dir) => {
-            let dir = x(dir)?;
-            run.working_dir = absolute(&run.working_dir, &dir);
+        InstructionKind::Workdir(_) => {
+            apply_to_config(&mut state.config.config, kind, &x, &mut state.cmd_set)?;
             return workdir_step(store, state, text, options, progress);
         }
+        InstructionKind::Onbuild(_) => {
+            progress(" ---> (recorded in history only: ONBUILD is not acted on here)");
+        }
+        // ANCHOR: apply
+        InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
+            let is_add = matches!(kind, InstructionKind::Add(_));
+            return copy_step(
+                store, context, ignore, file, done, state, spec, is_add, text, options, progress,
+            );
+        }
+        InstructionKind::Run(command) => {
+            return run_step(
+                store, state, command, &shell, text, options, runner, progress,
+            );
+        }
+        _ => {
+            apply_to_config(&mut state.config.config, kind, &x, &mut state.cmd_set)?;
+        }
+    }
+    // A config-only step: the key covers the config it leaves behind.
+    let after = serde_json::to_string(&state.config.config)?;
+    state.key = next_key(&state.key, &format!("{text}\n{after}"));
+    state.config.history.push(history(text, true));
+    note_config_step(store, &state.key, options, progress)?;
+    Ok(state)
+}
+// ANCHOR_END: apply
+
+/// A config-only step has no layer to cache, but Docker's builder says
+/// `Using cache` for it all the same when it made the same state before:
+/// the key is remembered as an empty file.
+fn note_config_step(
+    store: &ImageStore,
+    key: &Digest,
+    options: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    let path = store.root().join("build-cache/config").join(key.hex());
+    if !options.no_cache && path.exists() {
+        progress(" ---> Using cache");
+        return Ok(());
+    }
+    let dir = path.parent().context("build-cache/config")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::atomic::write_file(&path, b"")
+}
+
+/// What an instruction that only changes the config does to it: the
+/// builder's config steps, and the engine's `docker commit --change` and
+/// `import --change`. `x` expands `$VAR`s; `cmd_set` says whether this
+/// stage has set its own CMD. False for any other instruction (ARG, RUN,
+/// COPY, ADD, ONBUILD), which it leaves alone.
+// ANCHOR: apply_env
+pub fn apply_to_config(
+    run: &mut oci::RunConfig,
+    kind: &InstructionKind,
+    x: &dyn Fn(&str) -> anyhow::Result<String>,
+    cmd_set: &mut bool,
+) -> anyhow::Result<bool> {
+    let shell = run
+        .shell
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+    match kind {
+        InstructionKind::Env(pairs) => {
+            for (key, value) in pairs {
+                let (key, value) = (x(key)?, x(value)?);
+                run.env
+                    .retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key.as_str()));
+                run.env.push(format!("{key}={value}"));
+            }
+        }
+        // ANCHOR_END: apply_env
+        InstructionKind::Workdir(dir) => run.working_dir = absolute(&run.working_dir, &x(dir)?),
         InstructionKind::User(user) => run.user = x(user)?,
         InstructionKind::Cmd(command) => {
             run.cmd = Some(command.argv(&shell));
-            state.cmd_set = true;
+            *cmd_set = true;
         }
         InstructionKind::Entrypoint(command) => {
             run.entrypoint = Some(command.argv(&shell));
             // Docker: a new ENTRYPOINT makes the base image's CMD meaningless, so it is
             // dropped unless this stage set its own CMD before.
-            if !state.cmd_set {
+            if !*cmd_set {
                 run.cmd = None;
             }
         }
@@ -401,49 +463,10 @@ fn apply(
         InstructionKind::Healthcheck(check) => {
             run.healthcheck = Some(health_config(check.as_ref()))
         }
-        InstructionKind::Onbuild(_) => {
-            progress(" ---> (recorded in history only: ONBUILD is not acted on here)");
-        }
-        // ANCHOR: apply
-        InstructionKind::Copy(spec) | InstructionKind::Add(spec) => {
-            let is_add = matches!(kind, InstructionKind::Add(_));
-            return copy_step(
-                store, context, ignore, file, done, state, spec, is_add, text, options, progress,
-            );
-        }
-        InstructionKind::Run(command) => {
-            return run_step(
-                store, state, command, &shell, text, options, runner, progress,
-            );
-        }
+        _ => return Ok(false),
     }
-    // A config-only step: the key covers the config it leaves behind.
-    let after = serde_json::to_string(&state.config.config)?;
-    state.key = next_key(&state.key, &format!("{text}\n{after}"));
-    state.config.history.push(history(text, true));
-    note_config_step(store, &state.key, options, progress)?;
-    Ok(state)
+    Ok(true)
 }
-
-/// A config-only step has no layer to cache, but Docker's builder says
-/// `Using cache` for it all the same when it made the same state before:
-/// the key is remembered as an empty file.
-fn note_config_step(
-    store: &ImageStore,
-    key: &Digest,
-    options: &BuildOptions,
-    progress: &mut dyn FnMut(&str),
-) -> anyhow::Result<()> {
-    let path = store.root().join("build-cache/config").join(key.hex());
-    if !options.no_cache && path.exists() {
-        progress(" ---> Using cache");
-        return Ok(());
-    }
-    let dir = path.parent().context("build-cache/config")?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    crate::atomic::write_file(&path, b"")
-}
-// ANCHOR_END: apply
 
 /// HEALTHCHECK as the image config keeps it: the probe as Docker's `Test`
 /// (`CMD` with the words, `CMD-SHELL` with a shell form's text, `NONE` to

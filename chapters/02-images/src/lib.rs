@@ -15,6 +15,7 @@ pub mod digest;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod error;
+pub mod inroot;
 pub mod layer;
 pub mod lock;
 pub mod oci;

@@ -5,7 +5,9 @@
 //! (docker/cli: `cli/command/container`, `cli/command/image`.)
 
 pub mod build;
+pub mod commit;
 pub mod containers;
+pub mod cp;
 pub mod diff;
 pub mod doctor;
 pub mod events;
@@ -100,6 +102,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
     /// List port mappings or a specific mapping for the container.
     Port(diff::PortArgs),
     /// Pause all processes within one or more containers.
@@ -128,6 +132,21 @@ pub enum Command {
     Pull(images::PullArgs),
     /// Build an image from a Dockerfile (the classic builder).
     Build(build::BuildArgs),
+    /// Create a new image from a container's changes.
+    Commit(commit::CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(commit::ExportArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(commit::ImportArgs),
+    /// Manage containers (prune).
+    #[command(subcommand)]
+    Container(commit::ContainerCommand),
+    /// Manage images (prune).
+    #[command(subcommand)]
+    Image(commit::ImageCommand),
+    /// Manage Docker (df, prune).
+    #[command(subcommand)]
+    System(commit::SystemCommand),
     /// Display system-wide information.
     Info(system::FormatArg),
     /// Show the minidocker version information.
@@ -179,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Stats(args) => stats::stats(&client, args),
         Command::Events(args) => events::events(&client, args),
         Command::Diff(args) => diff::diff(&client, args),
+        Command::Cp(args) => cp::cp(&client, args),
         Command::Port(args) => diff::port(&client, args),
         Command::Pause(args) => containers::each(&client, &args.containers, "pause"),
         Command::Unpause(args) => containers::each(&client, &args.containers, "unpause"),
@@ -193,6 +213,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History(args) => images::history(&client, args),
         Command::Pull(args) => images::pull(&client, args),
         Command::Build(args) => build::build(&client, args),
+        Command::Commit(args) => commit::commit(&client, args),
+        Command::Export(args) => commit::export(&client, args),
+        Command::Import(args) => commit::import(&client, args),
+        Command::Container(command) => commit::container(&client, command),
+        Command::Image(command) => commit::image(&client, command),
+        Command::System(command) => commit::system(&client, command),
         Command::Info(args) => system::info(&client, args),
         Command::Version(args) => system::version(&client, args),
         Command::Doctor(_) => unreachable!("handled above"),

@@ -19,7 +19,7 @@ use super::container::Container;
 /// the three files bind-mounted over /etc (spec.rs), and /proc, /sys and
 /// /dev when the image lacks them. Docker has them in its init layer, below
 /// the container's own, so `docker diff` never lists them; neither do we.
-const INIT_LAYER: InitLayer = InitLayer {
+pub const INIT_LAYER: InitLayer = InitLayer {
     paths: &[
         "/etc/hostname",
         "/etc/hosts",

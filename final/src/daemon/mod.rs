@@ -4,11 +4,14 @@
 //! [`logs`], [`spec`] (a create request onto chapter 05's spec builder),
 //! [`images`].
 
+pub mod archive;
 pub mod attach;
 pub mod build;
 pub mod changes;
+pub mod commit;
 pub mod container;
 pub mod create;
+pub mod df;
 pub mod events;
 pub mod exec;
 pub mod faults;

@@ -103,7 +103,10 @@ impl RestartManager {
     }
 
     pub fn cancelled(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).cancelled
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cancelled
     }
 
     /// A user's start: a new loop, from the first delay.

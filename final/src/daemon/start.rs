@@ -68,7 +68,9 @@ impl Daemon {
             .unwrap_or_else(|e| e.into_inner());
         // A stop or kill came while the policy's start waited for the lock.
         if by_policy && container.restarts.cancelled() {
-            return Err(ApiError::conflict("the restart was cancelled by a stop or kill"));
+            return Err(ApiError::conflict(
+                "the restart was cancelled by a stop or kill",
+            ));
         }
         if container.is_removed() {
             return Err(ApiError::not_found(format!(

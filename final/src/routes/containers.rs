@@ -406,16 +406,8 @@ fn update(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     Ok(Response::json(200, &json!({"Warnings": []})))
 }
 
-/// `docker container prune`: every stopped container.
-fn prune(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
-    let mut deleted = Vec::new();
-    for container in d.containers() {
-        if !container.state().is_running() && d.remove(&container, false).is_ok() {
-            deleted.push(container.id.clone());
-        }
-    }
-    Ok(Response::json(
-        200,
-        &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}),
-    ))
+/// `docker container prune`: every stopped container (`until`, `label`).
+fn prune(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let filters = api::query::parse_filters(req.query("filters"))?;
+    Ok(Response::json(200, &d.prune_containers(&filters)?))
 }

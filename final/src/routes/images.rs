@@ -1,4 +1,5 @@
-//! `/images/…`: list, inspect, history, tag, rmi, load, save, prune; pull
+//! `/images/…`: list, inspect, history, tag, rmi, load, save, prune,
+//! import (in `commit.rs`); pull
 //! answers a stream error until chapter 06 brings the registry client.
 
 use std::sync::Arc;
@@ -66,7 +67,13 @@ fn list(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
 
 fn inspect(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     let image = d.store.resolve(req.param("name")).map_err(image_error)?;
-    Ok(Response::json(200, &daemon::images::inspect(&image)))
+    let mut inspect = daemon::images::inspect(&image);
+    // A commit's or an import's Author, Comment and Container.
+    let extra = daemon::commit::extra_fields(&d.store, &image.id);
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        inspect[key] = value.clone();
+    }
+    Ok(Response::json(200, &inspect))
 }
 
 fn history(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
@@ -230,26 +237,10 @@ fn save_names(d: &Arc<Daemon>, names: Vec<String>) -> Result<Response, ApiError>
     }))
 }
 
-fn prune(d: &Arc<Daemon>, _req: &mut Request) -> Result<Response, ApiError> {
-    let images = d.store.images()?;
-    let mut deleted = Vec::new();
-    let mut reclaimed = 0;
-    for image in daemon::images::dangling(&images) {
-        if !d.image_users(image).is_empty() {
-            continue;
-        }
-        if let Ok(removed) = d.store.remove(&image.id.to_string()) {
-            reclaimed += image.size();
-            deleted.extend(removed.iter().map(|r| match r {
-                Removed::Untagged(name) => json!({"Untagged": name}),
-                Removed::Deleted(id) => json!({"Deleted": id}),
-            }));
-        }
-    }
-    Ok(Response::json(
-        200,
-        &json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}),
-    ))
+/// `docker image prune [-a] [--filter until=…|label=…]`.
+fn prune(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+    let filters = api::query::parse_filters(req.query("filters"))?;
+    Ok(Response::json(200, &d.prune_images(&filters)?))
 }
 
 /// The line a pull or push stream ends with when it fails: the CLI shows a
@@ -262,11 +253,9 @@ fn stream_error(message: &str) -> Response {
     Response::text(200, "application/json", body)
 }
 
-fn pull(_d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
+fn pull(d: &Arc<Daemon>, req: &mut Request) -> Result<Response, ApiError> {
     if req.query("fromSrc").is_some() {
-        return Err(ApiError::bad_request(
-            "docker import is not supported by minidockerd: use docker load",
-        ));
+        return super::commit::import(d, req);
     }
     let image = req.query("fromImage").unwrap_or_default();
     let tag = req

@@ -1,8 +1,10 @@
 //! The Engine API's routes onto the daemon: chapter 01's router and
 //! server, one module per group of endpoints (moby: `api/server/router/`).
 
+mod archive;
 mod build;
 mod changes;
+mod commit;
 mod containers;
 mod exec;
 mod images;
@@ -27,6 +29,8 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     build::add(&mut router, daemon);
     stats::add(&mut router, daemon);
     changes::add(&mut router, daemon);
+    archive::add(&mut router, daemon);
+    commit::add(&mut router, daemon);
     networks::add(&mut router, daemon);
     volumes::add(&mut router);
     Server::new(router)
