@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use api::table::human_size_with_precision;
 use common::{Daemon, require_root, stderr, stdout};
 use serde_json::Value;
 
@@ -323,7 +324,7 @@ fn privileged_system_df_counts_the_store() {
         "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}",
     ]);
     let images = usage["Images"].as_array().unwrap().len();
-    let size = human_size4(layers_size);
+    let size = human_size_with_precision(layers_size, 4);
     assert_eq!(
         summary,
         format!(
@@ -353,29 +354,11 @@ fn reclaimable(usage: &Value, total: u64) -> String {
         .map(|i| i["Size"].as_u64().unwrap() - i["SharedSize"].as_u64().unwrap())
         .sum();
     let free = total - used;
-    format!("{} ({}%)", human_size4(free), free * 100 / total)
-}
-
-/// go-units' `HumanSize`: four significant digits, the CLI's df summary.
-fn human_size4(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let (mut size, mut unit) = (bytes as f64, 0);
-    while size >= 1000.0 && unit < units.len() - 1 {
-        size /= 1000.0;
-        unit += 1;
-    }
-    let whole = if size < 1.0 {
-        1
-    } else {
-        size.log10().floor() as usize + 1
-    };
-    let text = format!("{:.*}", 4usize.saturating_sub(whole), size);
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
-    format!("{text}{}", units[unit])
+    format!(
+        "{} ({}%)",
+        human_size_with_precision(free, 4),
+        free * 100 / total
+    )
 }
 
 #[test]

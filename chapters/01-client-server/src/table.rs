@@ -28,11 +28,33 @@ pub fn format_table(rows: &[Vec<String>]) -> String {
 /// `HumanSizeWithPrecision(size, 3)`): decimal units, three significant
 /// digits, trailing zeros dropped as Go's `%.3g` drops them.
 pub fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
+    human_size_with_precision(bytes, 3)
+}
+
+/// go-units' `HumanSizeWithPrecision`: `digits` significant digits
+/// (`docker system df`'s summary uses `HumanSize`, which is 4).
+pub fn human_size_with_precision(bytes: u64, digits: usize) -> String {
+    go_size(
+        bytes as f64,
+        1000.0,
+        &["B", "kB", "MB", "GB", "TB", "PB"],
+        digits,
+    )
+}
+
+/// go-units' `BytesSize`, which `docker stats` uses: binary units, four
+/// significant digits: "64.63MiB", "192KiB", "0B".
+pub fn binary_size(bytes: f64) -> String {
+    go_size(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)
+}
+
+/// `bytes` in the largest unit under `base`, with Go's `%.Ng`: `digits`
+/// significant digits, trailing zeros dropped.
+fn go_size(bytes: f64, base: f64, units: &[&str], digits: usize) -> String {
+    let mut value = bytes;
     let mut unit = 0;
-    while value >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
+    while value >= base && unit < units.len() - 1 {
+        value /= base;
         unit += 1;
     }
     let integer_digits = if value < 1.0 {
@@ -40,7 +62,7 @@ pub fn human_size(bytes: u64) -> String {
     } else {
         value.log10() as usize + 1
     };
-    let decimals = 3usize.saturating_sub(integer_digits);
+    let decimals = digits.saturating_sub(integer_digits);
     let text = format!("{value:.decimals$}");
     let text = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
@@ -78,5 +100,13 @@ mod tests {
         assert_eq!(human_size(2_000_000), "2MB");
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(4_000), "4kB");
+    }
+
+    #[test]
+    fn four_digits_for_the_df_summary() {
+        assert_eq!(human_size_with_precision(1_504_000, 4), "1.504MB");
+        assert_eq!(human_size_with_precision(3_490_000, 4), "3.49MB");
+        assert_eq!(human_size_with_precision(6, 4), "6B");
+        assert_eq!(human_size(1_504_000), "1.5MB");
     }
 }

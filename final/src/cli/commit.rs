@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use api::http::Client;
-use api::table::{format_table, human_size};
+use api::table::{format_table, human_size, human_size_with_precision};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -298,32 +298,13 @@ pub fn system(client: &Client, command: SystemCommand) -> anyhow::Result<i32> {
 /// "1.504MB (40%)", as docker prints a reclaimable size.
 fn share(part: u64, total: u64) -> String {
     match total {
-        0 => summary_size(part),
-        _ => format!("{} ({}%)", summary_size(part), part * 100 / total),
+        0 => human_size_with_precision(part, 4),
+        _ => format!(
+            "{} ({}%)",
+            human_size_with_precision(part, 4),
+            part * 100 / total
+        ),
     }
-}
-
-/// go-units' `HumanSize`, which `system df`'s summary uses: like
-/// [`human_size`] but with four significant digits, not three.
-fn summary_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let (mut size, mut unit) = (bytes as f64, 0);
-    while size >= 1000.0 && unit < UNITS.len() - 1 {
-        size /= 1000.0;
-        unit += 1;
-    }
-    let whole = if size < 1.0 {
-        1
-    } else {
-        size.log10().floor() as usize + 1
-    };
-    let text = format!("{:.*}", 4usize.saturating_sub(whole), size);
-    // Go's %g drops trailing zeros.
-    let text = match text.contains('.') {
-        true => text.trim_end_matches('0').trim_end_matches('.'),
-        false => &text,
-    };
-    format!("{text}{}", UNITS[unit])
 }
 
 /// `docker system df [-v]`: the daemon's counts, summed as the CLI sums
@@ -361,14 +342,14 @@ fn df(client: &Client, args: DfArgs) -> anyhow::Result<i32> {
             "Images".into(),
             images.len().to_string(),
             in_use.len().to_string(),
-            summary_size(layers),
+            human_size_with_precision(layers, 4),
             share(layers - held.min(layers), layers),
         ],
         vec![
             "Containers".into(),
             containers.len().to_string(),
             containers.iter().filter(running).count().to_string(),
-            summary_size(written),
+            human_size_with_precision(written, 4),
             share(stopped, written),
         ],
         ["Local Volumes", "0", "0", "0B", "0B"]

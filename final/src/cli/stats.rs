@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use api::http::Client;
-use api::table::human_size;
+use api::table::{binary_size, human_size};
 use clap::Args;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -170,29 +170,6 @@ fn block_io(b: &Blkio) -> (u64, u64) {
         }
     }
     io
-}
-
-/// go-units' `BytesSize`: binary units, Go's `%.4g` (four significant
-/// digits, trailing zeros dropped): "64.63MiB", "192KiB", "0B".
-pub fn binary_size(bytes: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let (mut value, mut unit) = (bytes, 0);
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let digits = if value < 1.0 {
-        1
-    } else {
-        value.log10() as usize + 1
-    };
-    let text = format!("{value:.0$}", 4usize.saturating_sub(digits));
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
-    format!("{text}{}", units[unit])
 }
 
 /// One table row, every field a string as docker's formatter has them;
