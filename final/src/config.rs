@@ -27,6 +27,8 @@ pub struct DaemonConfig {
     pub debug: bool,
     /// A clean stop leaves the containers running (`--live-restore`).
     pub live_restore: bool,
+    /// Every container traced, and its trace logged (`--explain`).
+    pub explain: bool,
 }
 
 impl DaemonConfig {

@@ -20,6 +20,7 @@ pub mod stdcopy;
 pub mod table;
 pub mod timefmt;
 pub mod toy;
+pub mod trace;
 pub mod transcript;
 pub mod types;
 pub mod version;

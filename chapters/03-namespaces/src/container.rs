@@ -385,6 +385,7 @@ pub fn spawn_with(
             .context("sigprocmask")?;
     }
     // ANCHOR_END: hold_signals
+    let clone_began = api::trace::now();
     // SAFETY: the child gets its own copy of the address space (no
     // CLONE_VM), as after fork(2); the caller is single-threaded (module docs).
     let cloned = unsafe {
@@ -403,6 +404,9 @@ pub fn spawn_with(
             .context("setns back to our pid namespace")?;
     }
     let pid = cloned.with_context(|| format!("clone({flags:?})"))?;
+    api::trace::step(clone_began, "ch03-namespaces.md#the-stages-spawn", || {
+        describe_clone(spec, pid)
+    });
     if let Some(fd) = exec_fifo {
         let _ = nix::unistd::close(fd);
     }
@@ -421,6 +425,26 @@ pub fn spawn_with(
     Ok(container)
 }
 // ANCHOR_END: spawn
+
+/// `clone(2) CLONE_NEWNS|CLONE_NEWPID → pid 4242 on the host; joins net
+/// by path`, for the trace.
+fn describe_clone(spec: &ContainerSpec, pid: Pid) -> String {
+    let names = |by_path: bool| -> Vec<&str> {
+        spec.namespaces
+            .iter()
+            .filter(|ns| ns.path.is_some() == by_path)
+            .map(|ns| ns.kind.proc_name())
+            .collect()
+    };
+    let mut line = format!(
+        "clone(2) with new namespaces {} → pid {pid} on the host",
+        names(false).join(" ")
+    );
+    if !names(true).is_empty() {
+        line.push_str(&format!("; joins {} by path", names(true).join(" ")));
+    }
+    line
+}
 
 // ANCHOR: id_maps
 /// Writes the child's uid_map and gid_map. Only once, all lines in one
@@ -566,6 +590,7 @@ impl ChildSetup<'_> {
     /// The container process's whole life before execve. Its return value is
     /// its exit code: it returns only on failure, after telling the parent.
     fn run(&self) -> isize {
+        api::trace::become_layer(api::trace::Layer::Container);
         let _ = nix::unistd::close(self.parent_end);
         // SAFETY: the fd is ours (inherited from the socketpair) and used only here.
         let stream = unsafe { <UnixStream as std::os::fd::FromRawFd>::from_raw_fd(self.channel) };
@@ -607,6 +632,7 @@ impl ChildSetup<'_> {
         if go.trim_end() != "go" {
             bail!("the parent went away before starting the container");
         }
+        let began = api::trace::now();
         // 2. Namespaces given by path (the PID one was joined at clone).
         for (kind, fd) in &self.joins {
             if *kind != NamespaceKind::Pid {
@@ -637,6 +663,13 @@ impl ChildSetup<'_> {
             // The working directory is created while we are still root.
             let cwd = sys.resolve(&spec.rootfs.rootfs, &spec.process.cwd)?;
             sys.mkdir_all(&cwd, 0o755)?;
+            api::trace::step(began, "ch03-namespaces.md#step-1-prepare", || {
+                format!(
+                    "told \"go\": {} mounts made under {} (the root bound to itself first)",
+                    spec.rootfs.mounts.len(),
+                    spec.rootfs.rootfs.display()
+                )
+            });
         }
         // 5. The parent's turn (OCI prestart hooks), then ours.
         channel
@@ -652,7 +685,11 @@ impl ChildSetup<'_> {
         }
         self.steps.before_root_switch(&spec.rootfs)?;
         if mounts {
+            let began = api::trace::now();
             rootfs::switch_root(&mut sys, &spec.rootfs)?;
+            api::trace::step(began, "ch03-namespaces.md#step-2-switch_root", || {
+                "pivot_root(2): the root filesystem is /, the host's old root detached".into()
+            });
         }
         // ANCHOR: terminal_in_setup
         // The terminal comes from the container's devpts: after the switch,
@@ -669,16 +706,38 @@ impl ChildSetup<'_> {
         }
         // ANCHOR_END: terminal_in_setup
         if mounts {
+            let began = api::trace::now();
             rootfs::finish(&mut sys, &spec.rootfs)?;
+            api::trace::step(began, "ch03-namespaces.md#step-3-finish", || {
+                format!(
+                    "{} paths masked, {} made read-only",
+                    spec.rootfs.masked_paths.len(),
+                    spec.rootfs.readonly_paths.len()
+                )
+            });
         }
         if let Some(hostname) = &spec.hostname {
             sys.sethostname(hostname)?;
         }
         // 6. Limits, then who we are: rlimits can only be raised while we
         //    still have CAP_SYS_RESOURCE.
+        let began = api::trace::now();
         crate::process::set_rlimits(&spec.process.rlimits)?;
         self.steps.before_user_switch()?;
         crate::process::switch_user(&spec.process)?;
+        api::trace::step(
+            began,
+            "ch03-namespaces.md#who-the-process-is-switch_user",
+            || {
+                let user = &spec.process.user;
+                format!(
+                    "becomes uid {} gid {}, {} capabilities kept",
+                    user.uid,
+                    user.gid,
+                    spec.process.capabilities.bounding.len()
+                )
+            },
+        );
         // Changing credentials clears the parent-death signal (prctl(2)):
         // set it again, or a non-root container would outlive its parent.
         if let Some(signal) = self.options.parent_death_signal {
@@ -698,6 +757,12 @@ impl ChildSetup<'_> {
         //    PATH: a typo is reported before the barrier, by `create`.
         let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
         exec::close_on_exec_from(3)?;
+        api::trace::moment("ch03-namespaces.md#the-barrier-before-execve", || {
+            format!(
+                "ready, as PID {} of its PID namespace; waits at the exec fifo",
+                nix::unistd::getpid()
+            )
+        });
         channel
             .get_mut()
             .write_all(b"ready\n")
@@ -710,6 +775,13 @@ impl ChildSetup<'_> {
                 .write(true)
                 .open(&reopen)
                 .with_context(|| format!("opening the exec fifo through {reopen}"))?;
+            // Recorded before the byte: `start` returns only after it.
+            api::trace::moment("ch03-namespaces.md#the-barrier-before-execve", || {
+                format!(
+                    "released by the fifo's reader: next, execve({})",
+                    program.display()
+                )
+            });
             fifo.write_all(b"0").context("writing to the exec fifo")?;
         }
         // ANCHOR: hold_signals_at_exec

@@ -343,6 +343,7 @@ fn make(
     options: &CreateOptions,
     with_fifo: bool,
 ) -> anyhow::Result<Making> {
+    let began = api::trace::now();
     let spec = load_spec(&options.bundle)?;
     let linux = spec.linux.clone().unwrap_or_default();
     let cgroup_path = linux
@@ -393,6 +394,17 @@ fn make(
         !with_fifo,
     )?;
     states.claim(id)?;
+    api::trace::step(
+        began,
+        "ch05-runtime.md#from-configjson-to-chapter-03s-container",
+        || {
+            format!(
+                "reads config.json: {} namespaces, {} mounts, cgroup {cgroup_path}",
+                container_spec.namespaces.len(),
+                container_spec.rootfs.mounts.len()
+            )
+        },
+    );
     let mut making = Making {
         states: StateDir {
             root: states.root.clone(),
@@ -427,6 +439,9 @@ fn make(
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622))
                 .with_context(|| format!("chmod {}", fifo.display()))?;
+            api::trace::moment("ch05-runtime.md#create-and-start-what-waits-where", || {
+                format!("mkfifo {}: the barrier start will open", fifo.display())
+            });
         }
         let spawn_options = SpawnOptions {
             parent_death_signal: None,
@@ -459,21 +474,34 @@ fn make(
             let path = format!("/proc/{pid}/oom_score_adj");
             fs::write(&path, adj.to_string()).with_context(|| format!("writing {path}"))?;
         }
+        let joined = api::trace::now();
         let mut cgroup = cgroups::manager_at(&cgroup_path)?;
         cgroup.create(&resources)?;
         let cgroup = making.cgroup.insert(cgroup);
         cgroup.add_process(pid)?;
+        api::trace::step(joined, "ch04-cgroups.md#join-first-then-start", || {
+            format!("cgroup {cgroup_path} made, its limits written, pid {pid} joined it")
+        });
         let saved = &making.saved;
+        let setup = api::trace::now();
         container.start_with(|| {
             let state = saved.oci_state(Status::Creating);
             hooks::run("prestart", &saved.hooks.prestart, &state)?;
             hooks::run("createRuntime", &saved.hooks.create_runtime, &state)
         })?;
+        api::trace::step(
+            setup,
+            "ch03-namespaces.md#the-containers-side-setup",
+            || "\"go\": the container sets itself up in its namespaces until \"ready\"".into(),
+        );
         states.save(&making.saved)?;
         if let Some(pid_file) = &options.pid_file {
             images::atomic::write_file(pid_file, pid.to_string().as_bytes())
                 .with_context(|| format!("writing the pid file {}", pid_file.display()))?;
         }
+        api::trace::moment("ch05-runtime.md#the-state-directory", || {
+            format!("state.json saved in {}; exits", states.dir(id).display())
+        });
         Ok(())
     })();
     // ANCHOR_END: create_sequence
@@ -512,6 +540,7 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
         }
     }
     let fifo_path = states.fifo(id);
+    let began = api::trace::now();
     // O_NONBLOCK: opening for reading returns at once, writer or not; the
     // container, blocked opening for writing, goes on now.
     let mut fifo = fs::OpenOptions::new()
@@ -552,6 +581,12 @@ pub fn start(states: &StateDir, id: &str) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    api::trace::step(began, "ch05-runtime.md#start", || {
+        format!(
+            "opens {}: the container's byte arrives",
+            fifo_path.display()
+        )
+    });
     let state = saved.oci_state(Status::Running);
     hooks::run_and_warn("poststart", &saved.hooks.poststart, &state);
     Ok(())
@@ -636,6 +671,7 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e),
     };
+    let began = api::trace::now();
     let status = states.status(&saved);
     let mut cgroup = cgroups::manager_at(&saved.cgroup_path)?;
     if status != Status::Stopped {
@@ -669,7 +705,15 @@ pub fn delete(states: &StateDir, id: &str, force: bool) -> anyhow::Result<()> {
     cgroup.destroy()?;
     let state = saved.oci_state(Status::Stopped);
     hooks::run_and_warn("poststop", &saved.hooks.poststop, &state);
-    states.remove(id)
+    states.remove(id)?;
+    api::trace::step(began, "ch04-cgroups.md#stats-freeze-kill-remove", || {
+        format!(
+            "delete: cgroup {} removed, {} removed",
+            saved.cgroup_path,
+            states.dir(id).display()
+        )
+    });
+    Ok(())
 }
 
 // ANCHOR: run

@@ -183,6 +183,14 @@ fn create_options(args: &CreateArgs) -> CreateOptions {
 }
 
 fn dispatch(states: &StateDir, command: Command) -> anyhow::Result<i32> {
+    // The lifecycle's own commands are traced for `minidocker run
+    // --explain`; an exec (a health probe, say) would only add noise.
+    if matches!(
+        command,
+        Command::Create(_) | Command::Start { .. } | Command::Delete { .. }
+    ) {
+        api::trace::init_from_env(api::trace::Layer::Minirunc);
+    }
     match command {
         Command::Spec { bundle } => spec(&bundle)?,
         Command::Create(args) => lifecycle::create(states, &args.id, &create_options(&args))?,

@@ -188,6 +188,7 @@ pub struct Program(Vec<libc::sock_filter>);
 /// once per profile and read back afterwards (crun does the same).
 pub fn program(profile: &Seccomp, cache_dir: &Path) -> anyhow::Result<Program> {
     use sha2::Digest;
+    let began = api::trace::now();
     let mut hasher = sha2::Sha256::new();
     hasher.update(serde_json::to_vec(profile)?);
     // Another libseccomp or machine could compile the same profile otherwise.
@@ -205,7 +206,13 @@ pub fn program(profile: &Seccomp, cache_dir: &Path) -> anyhow::Result<Program> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let path = cache_dir.join(format!("{key}.bpf"));
-    let bytes = match fs::read(&path) {
+    let cached = fs::read(&path);
+    let how = if cached.is_ok() {
+        "read from the cache"
+    } else {
+        "compiled by libseccomp"
+    };
+    let bytes = match cached {
         Ok(bytes) => bytes,
         Err(_) => {
             // libseccomp writes the program to a descriptor: a memory file.
@@ -224,6 +231,12 @@ pub fn program(profile: &Seccomp, cache_dir: &Path) -> anyhow::Result<Program> {
         }
     };
     const SIZE: usize = std::mem::size_of::<libc::sock_filter>();
+    api::trace::step(began, "ch05-runtime.md#seccomp", || {
+        format!(
+            "the seccomp profile as a BPF program of {} instructions, {how}",
+            bytes.len() / SIZE
+        )
+    });
     if bytes.is_empty() || bytes.len() % SIZE != 0 || bytes.len() / SIZE > u16::MAX as usize {
         let _ = fs::remove_file(&path);
         bail!(

@@ -59,6 +59,7 @@ fn main() {
         tty: cli.tty,
         stdin: cli.stdin,
     };
+    api::trace::init_from_env(api::trace::Layer::Minishim);
     match shim::spawn(&options) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -49,6 +49,10 @@ struct Cli {
     /// a user started ends because the daemon died.
     #[arg(long)]
     live_restore: bool,
+    /// Trace every container through every layer, and log each trace
+    /// when its run ends (`minidocker explain CONTAINER` shows one).
+    #[arg(long)]
+    explain: bool,
     /// TCP over TLS (implied by --tlsverify): encrypted, but open to
     /// anyone who reaches the port, so on loopback addresses only.
     #[arg(long)]
@@ -194,6 +198,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         init: images::static_binary::find("minidocker-init").ok(),
         debug: cli.debug,
         live_restore: cli.live_restore,
+        explain: cli.explain,
     };
     let daemon = Daemon::open(config)?;
     if !cli.no_default_images {

@@ -247,7 +247,7 @@ fn socket_group() -> Result<String, String> {
 /// Not running is not a fault of the machine: the quickstart asks before
 /// it starts the daemon. Running but unreachable (permissions) is.
 fn daemon(connection: &ConnectionFlags) -> Result<String, String> {
-    match super::connect(connection) {
+    match super::connect(connection, None) {
         Ok(client) => Ok(format!(
             "minidockerd answers at {} (API {})",
             client.host(),

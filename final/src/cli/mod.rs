@@ -11,6 +11,7 @@ pub mod cp;
 pub mod diff;
 pub mod doctor;
 pub mod events;
+pub mod explain;
 pub mod images;
 pub mod options;
 pub mod run;
@@ -102,6 +103,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(diff::DiffArgs),
+    /// Show a traced container's way through every layer, step by step.
+    Explain(explain::ExplainArgs),
     /// Copy files/folders between a container and the local filesystem.
     Cp(cp::CpArgs),
     /// List port mappings or a specific mapping for the container.
@@ -159,9 +162,11 @@ pub enum Command {
 /// The program: parses, runs, and turns an error into docker's words and
 /// exit code. A usage error exits 125, as docker's own errors do.
 pub fn main() -> i32 {
+    // `run --explain` counts from here.
+    let started = api::trace::now();
     let cli: Cli = api::exit_code::parse_args();
     let is_run = matches!(cli.command, Command::Run(_) | Command::Create(_));
-    match run(cli) {
+    match run(cli, started) {
         Ok(code) => code,
         Err(error) => {
             report(&error);
@@ -176,11 +181,12 @@ pub fn main() -> i32 {
 }
 // ANCHOR_END: main
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
+fn run(cli: Cli, started: u64) -> anyhow::Result<i32> {
     if let Command::Doctor(args) = &cli.command {
         return doctor::run(args, &cli.connection);
     }
-    let client = connect(&cli.connection)?;
+    let explain = matches!(&cli.command, Command::Run(args) if args.explain);
+    let client = connect(&cli.connection, explain.then_some(started))?;
     match cli.command {
         Command::Run(args) => run::run(&client, args),
         Command::Create(args) => run::create(&client, args),
@@ -198,6 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Stats(args) => stats::stats(&client, args),
         Command::Events(args) => events::events(&client, args),
         Command::Diff(args) => diff::diff(&client, args),
+        Command::Explain(args) => explain::explain(&client, args),
         Command::Cp(args) => cp::cp(&client, args),
         Command::Port(args) => diff::port(&client, args),
         Command::Pause(args) => containers::each(&client, &args.containers, "pause"),
@@ -227,7 +234,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 
 /// A client for the daemon the flags and the environment name, its API
 /// version negotiated with `/_ping` as the docker CLI does first thing.
-pub fn connect(flags: &ConnectionFlags) -> anyhow::Result<Client> {
+/// With `explain_from`, its requests are laps of a run traced from then.
+pub fn connect(flags: &ConnectionFlags, explain_from: Option<u64>) -> anyhow::Result<Client> {
     let flags = ClientFlags {
         host: flags.host.clone(),
         tls: flags.tls,
@@ -240,6 +248,9 @@ pub fn connect(flags: &ConnectionFlags) -> anyhow::Result<Client> {
     // $DOCKER_CERT_PATH, as the docker CLI reads them.
     let mut client = Client::from_flags(&flags, DEFAULT_HOST)?;
     let host = client.host().to_string();
+    if let Some(started) = explain_from {
+        client = client.with_laps(explain::starting(started, &host));
+    }
     client.negotiate().map_err(|e| cannot_connect(&host, e))?;
     Ok(client)
 }

@@ -19,6 +19,7 @@ use api::types::{ContainerCreateResponse, ContainerInspect, WaitResponse};
 use clap::Args;
 use serde_json::{Value, json};
 
+use super::explain::Live;
 use super::options::CreateFlags;
 use super::terminal::{self, RawMode};
 use super::{daemon_status, escape};
@@ -48,6 +49,9 @@ pub struct RunArgs {
     /// Proxy received signals to the process (without -t).
     #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
     pub sig_proxy: bool,
+    /// Print each step of every layer, with its time (minidocker's own).
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }
@@ -160,10 +164,19 @@ pub fn run(client: &Client, args: RunArgs) -> anyhow::Result<i32> {
     }
     let keys = detach_keys(args.detach_keys.as_deref())?;
     let attach = !args.detach;
-    let body = flags.body(&args.create.image, &args.create.command, attach)?;
+    let mut body = flags.body(&args.create.image, &args.create.command, attach)?;
+    let mut live = client.laps().map(|laps| Live::new(Arc::clone(laps)));
+    if live.is_some() {
+        // The label asks the daemon to trace this container.
+        body["Labels"][crate::explain::LABEL] = json!("true");
+    }
     let id = create_container(client, flags, &args.create.image, &body)?;
     if args.detach {
         start_container(client, &id)?;
+        if let Some(mut live) = live {
+            live.print(client, &id, None)?;
+            live.finish(format!("prints the ID and exits: {id}"));
+        }
         println!("{id}");
         return Ok(0);
     }
@@ -175,6 +188,9 @@ pub fn run(client: &Client, args: RunArgs) -> anyhow::Result<i32> {
         return Ok(code);
     }
     resize(client, &id, None);
+    if let Some(live) = &mut live {
+        live.print_start(client, &id)?;
+    }
     let ended = pump(stream, flags.interactive, flags.tty, keys)?;
     if ended == Ended::Detached {
         return Ok(0); // the container runs on; its exit is not ours
@@ -183,7 +199,15 @@ pub fn run(client: &Client, args: RunArgs) -> anyhow::Result<i32> {
     if let Some(error) = status.error.filter(|e| !e.message.is_empty()) {
         eprintln!("minidocker: {}", error.message);
     }
-    Ok(status.status_code as i32)
+    let code = status.status_code as i32;
+    if let Some(mut live) = live {
+        live.lap(format!(
+            "the container ran; its output came until the wait's body: {{\"StatusCode\":{code}}}"
+        ));
+        live.print(client, &id, None)?;
+        live.finish(format!("exits with the container's status, {code}"));
+    }
+    Ok(code)
 }
 // ANCHOR_END: run
 

@@ -111,6 +111,8 @@ pub struct Container {
     restored_changed: Condvar,
     pub restarts: super::restart::RestartManager,
     pub health: super::health::HealthMonitor,
+    /// Its trace file, when it is traced (`--explain`).
+    pub trace: Option<api::trace::TraceFile>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -133,6 +135,7 @@ impl Container {
             restored_changed: Condvar::new(),
             restarts: Default::default(),
             health: Default::default(),
+            trace: super::explain::open(dir),
         }
     }
 

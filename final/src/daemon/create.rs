@@ -68,7 +68,9 @@ impl Daemon {
             None => None,
         };
         // A 404 here makes the CLI pull and retry: only for a missing image.
+        let resolving = api::trace::now();
         let image = self.store.resolve(&config.image).map_err(image_error)?;
+        let resolved = api::trace::now();
         merge_image_config(&mut config, &image.config.config)?;
 
         // ANCHOR: create_snapshot
@@ -78,12 +80,44 @@ impl Daemon {
         let dir = self.config.containers_dir().join(id);
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let made = (|| -> anyhow::Result<()> {
+            let trace = self.new_trace(&config, &dir)?;
+            let step = |at: u64, page: &str, what: &dyn Fn() -> String| {
+                super::explain::step(trace.as_ref(), at, page, what)
+            };
+            if let Some(trace) = &trace {
+                trace.record(&api::trace::Step {
+                    at: resolving,
+                    took: resolved - resolving,
+                    who: api::trace::Layer::Minidockerd,
+                    what: format!(
+                        "image {} → {}, layers: {}",
+                        config.image,
+                        image.id,
+                        image.config.rootfs.diff_ids.len()
+                    ),
+                    page: "ch02-images.md#names-are-normalised".into(),
+                });
+            }
             let rootfs = dir.join("rootfs");
-            match snapshot_at {
+            let began = api::trace::now();
+            let snapshot = match snapshot_at {
                 None => snapshot::mount(&self.store, &image, &rootfs, Snapshotter::Overlay)?,
                 Some(from) => snapshot::retarget(&self.store, from, &rootfs)?,
             };
+            step(
+                began,
+                "ch02-images.md#one-image-many-containers-overlayfs",
+                &|| {
+                    format!(
+                        "mount(\"overlay\") on {}: lower layers {}, writable {}",
+                        rootfs.display(),
+                        snapshot.layers.len(),
+                        snapshot.upper(&self.store).display()
+                    )
+                },
+            );
             super::faults::point("create:snapshot-mounted");
+            let began = api::trace::now();
             let etc = EtcOptions {
                 hostname: config.hostname.clone(),
                 extra_hosts: extra_hosts(options.extra_hosts.as_deref().unwrap_or_default())?,
@@ -94,6 +128,12 @@ impl Daemon {
             for (file, contents) in etc::files(&etc) {
                 images::atomic::write_file(&dir.join(file), contents.as_bytes())?;
             }
+            step(
+                began,
+                "ch03-namespaces.md#what-docker-mounts-in-every-container",
+                &|| "hostname, hosts and resolv.conf written, to be bound over the image's".into(),
+            );
+            let began = api::trace::now();
             // The spec built once now, so what it refuses (an unknown
             // capability or user, a missing device) is refused at create.
             let place = spec::Placement {
@@ -104,10 +144,15 @@ impl Daemon {
             };
             let request = spec::request(id, &config, &host_config, &place)?;
             spec::build(&request, true)?;
+            step(
+                began,
+                "ch05-runtime.md#the-spec-builder-and-minirunc-spec",
+                &|| "config.json built once to check it: users, capabilities, devices".into(),
+            );
             Ok(())
         })();
         if let Err(e) = made {
-            self.remove_files(id, &dir);
+            self.remove_files(id, &dir, None);
             return Err(ApiError::bad_request(format!("{e:#}")));
         }
         // ANCHOR_END: create_snapshot
@@ -124,9 +169,10 @@ impl Daemon {
         if let Some(holder) = table.values().find(|c| c.record().name == name) {
             let error = name_conflict(&name, &holder.id);
             drop(table);
-            self.remove_files(id, &dir);
+            self.remove_files(id, &dir, None);
             return Err(error);
         }
+        let recording = api::trace::now();
         let record = Record {
             id: id.to_string(),
             name,
@@ -154,11 +200,21 @@ impl Daemon {
         // The record last: a directory without one is a create that did not finish.
         if let Err(e) = container.update(|_| {}) {
             drop(table);
-            self.remove_files(id, &dir);
+            self.remove_files(id, &dir, None);
             return Err(e.into());
         }
         table.insert(id.to_string(), Arc::clone(&container));
         drop(table);
+        container.step(
+            recording,
+            "engine.md#create-a-directory-a-mount-a-record",
+            || {
+                format!(
+                    "{} written: created, no process yet",
+                    Container::config_path(&dir).display()
+                )
+            },
+        );
         self.container_event(&record, "create", &[]);
         Ok(container)
     }
@@ -172,14 +228,40 @@ impl Daemon {
 
     /// Everything of a container on disk and in the kernel: the snapshot's
     /// mount, its network namespace, its shim's directory, its directory.
-    pub fn remove_files(&self, id: &str, dir: &std::path::Path) {
+    /// A traced container's trace is kept before its directory goes.
+    pub fn remove_files(&self, id: &str, dir: &std::path::Path, traced: Option<&Container>) {
+        let step = |at: u64, what: &dyn Fn() -> String| {
+            if let Some(container) = traced {
+                container.step(at, "engine.md#stop-and-rm", what);
+            }
+        };
+        let began = api::trace::now();
         let rootfs = dir.join("rootfs");
         if let Err(e) = snapshot::unmount(&self.store, &rootfs) {
             self.debug(format!("unmounting {}: {e:#}", rootfs.display()));
         }
-        netns::remove(&netns::path_for(&self.config.exec_root, id));
+        step(began, &|| {
+            format!(
+                "umount2({}, MNT_DETACH): the overlay is gone, its upper too",
+                rootfs.display()
+            )
+        });
+        let began = api::trace::now();
+        let netns = netns::path_for(&self.config.exec_root, id);
+        netns::remove(&netns);
+        step(began, &|| {
+            format!("network namespace {} unmounted", netns.display())
+        });
+        let began = api::trace::now();
         let _ = fs::remove_dir_all(runtime::shim::shim_dir(&self.config.shim_root(), id));
+        step(began, &|| "the shim's directory removed".into());
         super::faults::point("remove:files-removed");
+        if let Some(container) = traced {
+            container.moment("engine.md#stop-and-rm", || {
+                format!("{} removed last: the container is gone", dir.display())
+            });
+            self.keep_trace(container);
+        }
         // The record last: until it goes, a restart finds what is left.
         if let Err(e) = fs::remove_dir_all(dir) {
             if e.kind() != std::io::ErrorKind::NotFound {

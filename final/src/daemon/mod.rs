@@ -14,6 +14,7 @@ pub mod create;
 pub mod df;
 pub mod events;
 pub mod exec;
+pub mod explain;
 pub mod faults;
 pub mod health;
 pub mod images;
@@ -51,6 +52,8 @@ pub struct Daemon {
     /// Set by [`Daemon::shutdown`]: the exits it causes restart nothing.
     pub shutting_down: AtomicBool,
     pub events: events::Events,
+    /// The traces of removed containers (`--explain`).
+    pub kept_traces: explain::KeptTraces,
 }
 
 impl Daemon {
@@ -72,6 +75,7 @@ impl Daemon {
             network_notice: Once::new(),
             shutting_down: AtomicBool::new(false),
             events: events::Events::open(events::path(&config_data_root)),
+            kept_traces: Default::default(),
         });
         // ANCHOR: find_containers
         let mut found = Vec::new();
@@ -86,14 +90,14 @@ impl Daemon {
                 );
                 // Unmounted first: its snapshot may still be mounted there.
                 let id = dir.file_name().unwrap_or_default().to_string_lossy();
-                daemon.remove_files(&id, &dir);
+                daemon.remove_files(&id, &dir, None);
                 continue;
             };
             let record: Record = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is corrupt", path.display()))?;
             if record.state.removing {
                 // A removal the previous daemon did not finish.
-                daemon.remove_files(&record.id, &dir);
+                daemon.remove_files(&record.id, &dir, None);
                 continue;
             }
             let container = Arc::new(Container::found(&dir, record));

@@ -105,7 +105,13 @@ impl Daemon {
     fn start_shim(self: &Arc<Self>, container: &Arc<Container>) -> Result<(), ApiError> {
         let record = container.snapshot();
         let id = &container.id;
-        let mut laps = Laps::start();
+        // A run's trace is its own: a container started again starts anew.
+        if let Some(trace) = &container.trace {
+            if record.state.started_at.is_some() {
+                trace.clear();
+            }
+        }
+        let began = api::trace::now();
         // ANCHOR: start_spec
         // The namespace first (none with --network host): the runtime joins it.
         let host_network = record.host_config.network_mode == "host";
@@ -120,8 +126,14 @@ impl Daemon {
                 });
             }
             netns::create(&netns_path)?;
+            container.step(began, "engine.md#start-namespace-configjson-shim", || {
+                format!(
+                    "network namespace made, held by a bind mount at {}",
+                    netns_path.display()
+                )
+            });
         }
-        laps.lap("netns");
+        let began = api::trace::now();
         let place = Placement {
             bundle: &container.dir,
             netns: (!host_network).then_some(netns_path.as_path()),
@@ -137,7 +149,12 @@ impl Daemon {
             &container.dir.join("config.json"),
             &serde_json::to_vec_pretty(&config_json).context("config.json")?,
         )?;
-        laps.lap("config.json");
+        container.step(began, "ch05-runtime.md#the-bundle", || {
+            format!(
+                "config.json written: {}",
+                super::explain::describe_spec(&config_json)
+            )
+        });
         // ANCHOR_END: start_spec
 
         // A shim of an earlier run left its status file: this run's shim
@@ -179,6 +196,14 @@ impl Daemon {
         if record.config.open_stdin {
             shim.arg("--stdin");
         }
+        // The shim, and the runtime it runs, add their steps to the trace.
+        if container.trace.is_some() {
+            shim.env(
+                api::trace::TRACE_ENV,
+                container.dir.join(super::explain::TRACE_FILE),
+            );
+        }
+        let began = api::trace::now();
         self.debug(format!("starting {shim:?}"));
         // ANCHOR: start_shim_spawn
         // The shim's first process exits once the container is created (or
@@ -194,11 +219,16 @@ impl Daemon {
             )));
         }
         // ANCHOR_END: start_shim_spawn
-        laps.lap("shim and runtime create");
+        container.step(
+            began,
+            "ch05-runtime.md#minishim-the-process-that-stays",
+            || "runs minishim: its first process returns once the container is created".into(),
+        );
         super::faults::point("start:shim-spawned");
 
         // ANCHOR: start_attach_then_start
         let shim = self.shim_client(id);
+        let began = api::trace::now();
         // Attaches that came before the process get its first byte.
         let pending: Vec<_> = container
             .pending_attaches
@@ -206,6 +236,7 @@ impl Daemon {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
             .collect();
+        let attaches = pending.len();
         for attach in pending {
             let stdin_once = record.config.stdin_once;
             match shim.attach(attach.stdin, attach.stdout, attach.stderr, stdin_once) {
@@ -215,15 +246,28 @@ impl Daemon {
                 Err(e) => eprintln!("minidockerd: attaching to {id}: {e:#}"),
             }
         }
-        laps.lap("attach");
+        if attaches > 0 {
+            container.step(began, "engine.md#attach", || {
+                format!("{attaches} attach stream joined to the shim's, before any output")
+            });
+        }
+        let began = api::trace::now();
         shim.start().context("starting the container's process")?;
-        laps.lap("runtime start");
+        container.step(
+            began,
+            "ch05-runtime.md#create-and-start-what-waits-where",
+            || "asks the shim to start the process".into(),
+        );
         super::faults::point("start:process-started");
         let status = shim.status().context("asking the shim for the status")?;
         self.adopt(container, &status)?;
+        container.moment("engine.md#the-monitor", || {
+            format!(
+                "running: pid {} on the host, in container.json; a thread waits on the shim",
+                status.pid
+            )
+        });
         self.container_event(&container.snapshot(), "start", &[]);
-        laps.lap("adopt");
-        self.debug(format!("{id}: start took {laps}"));
         Ok(())
         // ANCHOR_END: start_attach_then_start
     }
@@ -256,7 +300,7 @@ impl Daemon {
                 health,
             };
         })?;
-        self.monitor(container, exits_before);
+        self.monitor(container, exits_before, status.shim_pid);
         self.watch_health(container);
         Ok(())
     }
@@ -264,15 +308,33 @@ impl Daemon {
     // ANCHOR: monitor
     /// Waits, on a thread of its own, for the container to exit, then
     /// records how; with `--rm`, removes it.
-    fn monitor(self: &Arc<Self>, container: &Arc<Container>, exits_before: u64) {
+    fn monitor(self: &Arc<Self>, container: &Arc<Container>, exits_before: u64, shim_pid: i32) {
         let (daemon, container) = (Arc::clone(self), Arc::clone(container));
+        // Traced, the run ends when the shim is gone: its pidfd says when.
+        // Opened now, while the shim answers, so the PID is still its own.
+        let shim = container
+            .trace
+            .as_ref()
+            .and_then(|_| namespaces::pidfd::PidFd::open(shim_pid).ok());
         std::thread::spawn(move || {
             let status = daemon.shim_client(&container.id).wait();
             if container.exits() != exits_before {
                 return; // recorded already (a restore found it first)
             }
             match status {
-                Ok(status) => daemon.record_exit(&container, &status),
+                Ok(status) => {
+                    if let Some(shim) = shim {
+                        let began = api::trace::now();
+                        let gone = shim.wait_exit(std::time::Duration::from_secs(10));
+                        container.step(began, MINISHIM_PAGE, || match gone {
+                            Ok(true) => {
+                                format!("the shim answered the wait; pid {shim_pid} exited")
+                            }
+                            _ => "the shim answered the wait, and still runs".into(),
+                        });
+                    }
+                    daemon.record_exit(&container, &status);
+                }
                 Err(e) => daemon.end_orphan(&container, &format!("{e:#}")),
             }
         });
@@ -316,6 +378,7 @@ impl Daemon {
         container.health.stop();
         let exit_code = status.exit_code.unwrap_or(-1) as i64;
         let restart = self.restart_delay(container, exit_code, status.finished_at.as_deref());
+        let began = api::trace::now();
         let result = container.update(|r| {
             r.state.status = if restart.is_some() {
                 "restarting"
@@ -332,6 +395,13 @@ impl Daemon {
         if let Err(e) = result {
             eprintln!("minidockerd: recording the exit of {}: {e:#}", container.id);
         }
+        container.step(began, "engine.md#the-monitor", || {
+            format!(
+                "container.json says {} ({exit_code}), OOM-killed: {}",
+                container.state().status,
+                status.oom_killed
+            )
+        });
         let record = container.snapshot();
         if status.oom_killed {
             self.container_event(&record, "oom", &[]);
@@ -349,6 +419,7 @@ impl Daemon {
                 );
             }
         }
+        self.log_trace(&container.id);
     }
     // ANCHOR_END: record_exit
 
@@ -373,7 +444,7 @@ impl Daemon {
         let shim = self.shim_client(&container.id);
         match shim.status() {
             Ok(status) if status.status != "exited" => {
-                self.monitor(container, container.exits());
+                self.monitor(container, container.exits(), status.shim_pid);
                 self.watch_health(container);
             }
             Ok(status) => self.record_exit(container, &status),
@@ -426,35 +497,5 @@ pub fn times(state: &State) -> (Option<std::time::SystemTime>, Option<std::time:
     )
 }
 
-/// Where a start's time goes, step by step, for the debug log
-/// (`scripts/bench-engine.sh` reads it): "netns 0.1ms, config.json 0.4ms, …".
-struct Laps {
-    last: std::time::Instant,
-    laps: Vec<(&'static str, std::time::Duration)>,
-}
-
-impl Laps {
-    fn start() -> Laps {
-        Laps {
-            last: std::time::Instant::now(),
-            laps: Vec::new(),
-        }
-    }
-
-    fn lap(&mut self, step: &'static str) {
-        let now = std::time::Instant::now();
-        self.laps.push((step, now - self.last));
-        self.last = now;
-    }
-}
-
-impl std::fmt::Display for Laps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let steps: Vec<String> = self
-            .laps
-            .iter()
-            .map(|(step, took)| format!("{step} {:.1}ms", took.as_secs_f64() * 1000.0))
-            .collect();
-        write!(f, "{}", steps.join(", "))
-    }
-}
+/// The book's page on the shim.
+const MINISHIM_PAGE: &str = "ch05-runtime.md#minishim-the-process-that-stays";

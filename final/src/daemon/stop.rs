@@ -164,7 +164,7 @@ impl Daemon {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, exec| exec.container_id != container.id);
-        self.remove_files(&container.id, &container.dir);
+        self.remove_files(&container.id, &container.dir, Some(container));
         self.collect_layers_of_removed_image(&container.record().image_id);
         self.container_event(&container.snapshot(), "destroy", &[]);
         container.note_removed();

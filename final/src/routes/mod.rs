@@ -7,6 +7,7 @@ mod changes;
 mod commit;
 mod containers;
 mod exec;
+mod explain;
 mod images;
 mod networks;
 mod stats;
@@ -29,6 +30,7 @@ pub fn server(daemon: &Arc<Daemon>, trace: bool) -> Server {
     build::add(&mut router, daemon);
     stats::add(&mut router, daemon);
     changes::add(&mut router, daemon);
+    explain::add(&mut router, daemon);
     archive::add(&mut router, daemon);
     commit::add(&mut router, daemon);
     networks::add(&mut router, daemon);

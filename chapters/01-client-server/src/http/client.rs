@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::io::{BufReader, Read, Write};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::conn::{Connection, Host};
 use super::message::{BodyReader, Framing, HeadError, read_head};
 use super::server::{Hijacked, MAX_HEAD_BYTES, MAX_HEADERS};
+use crate::trace::Laps;
 use crate::version::{self, API_VERSION, ApiVersion};
 
 /// An error the daemon answered with: its status and `message`. Shown the
@@ -108,6 +110,8 @@ struct Exchange {
 pub struct Client {
     host: Host,
     version: ApiVersion,
+    /// `--explain`: each request is a lap of the command's run.
+    laps: Option<Arc<Laps>>,
 }
 
 impl Client {
@@ -116,6 +120,20 @@ impl Client {
         Client {
             host,
             version: API_VERSION,
+            laps: None,
+        }
+    }
+
+    /// The laps its requests are timed in, if any.
+    pub fn laps(&self) -> Option<&Arc<Laps>> {
+        self.laps.as_ref()
+    }
+
+    /// A client whose every request, up to its answer's head, is a lap.
+    pub fn with_laps(self, laps: Arc<Laps>) -> Client {
+        Client {
+            laps: Some(laps),
+            ..self
         }
     }
 
@@ -264,9 +282,11 @@ impl Client {
         // A daemon may answer (an error) before it has read the whole body,
         // and close: its answer says more than our EPIPE.
         let mut unsent = None;
+        let mut sent = None;
         match body {
             RequestBody::Bytes(body) => {
                 let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
+                sent = Some(bytes.len());
                 if !content_type.is_empty() {
                     head.push_str(&format!("Content-Type: {content_type}\r\n"));
                 }
@@ -301,7 +321,7 @@ impl Client {
             .parse(&head)
             .map_err(|e| anyhow!("malformed response from {}: {e}", self.host))?;
         let status = parsed.code.unwrap_or(0);
-        let headers = parsed
+        let headers: Vec<(String, String)> = parsed
             .headers
             .iter()
             .map(|h| {
@@ -311,12 +331,49 @@ impl Client {
                 )
             })
             .collect();
+        if let Some(laps) = &self.laps {
+            laps.lap(
+                HTTP_PAGE,
+                describe(method, &versioned, status, sent, &headers),
+            );
+        }
         Ok(Exchange {
             reader,
             status,
             headers,
         })
     }
+}
+
+/// The book's page on the API's requests.
+const HTTP_PAGE: &str = "ch01-client-server.md#the-api-is-http-with-two-twists";
+
+/// A request as `--explain` shows it: `POST /v1.50/containers/create →
+/// 201 Created, sent 1.2 kB, got 88 B`.
+fn describe(
+    method: &str,
+    path: &str,
+    status: u16,
+    sent: Option<usize>,
+    headers: &[(String, String)],
+) -> String {
+    let reason = super::message::reason_phrase(status);
+    let sent = match sent {
+        Some(0) => String::new(),
+        Some(n) => format!(", sent {n} B"),
+        None => ", sent a stream".to_string(),
+    };
+    let got = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, length)| format!(", got {length} B"));
+    let got = match got {
+        _ if status == 204 || status == 304 => String::new(),
+        Some(got) => got,
+        None if status == 101 => ": the connection now carries the streams".to_string(),
+        None => ": the body follows as it comes".to_string(),
+    };
+    format!("{method} {path} → {status} {reason}{sent}{got}")
 }
 
 /// RFC 9112 §7.1: each chunk is its size in hex, CRLF, the bytes, CRLF;

@@ -117,6 +117,10 @@ pub struct ShimStatus {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The shim's own PID: an engine that traces the container waits for
+    /// the shim to be gone (its pidfd) before it calls the run ended.
+    #[serde(default)]
+    pub shim_pid: i32,
 }
 // ANCHOR_END: status
 
@@ -309,6 +313,7 @@ impl Shared {
 
     /// Runs `runtime ARGS`; its error message if it fails.
     fn run_runtime(&self, args: &[&str]) -> anyhow::Result<()> {
+        let began = api::trace::now();
         let out = runtime_command(&self.options)
             .args(args)
             .stdin(Stdio::null())
@@ -316,6 +321,15 @@ impl Shared {
             .stderr(Stdio::piped())
             .output()
             .with_context(|| format!("running {}", self.options.runtime.display()))?;
+        api::trace::step(began, RUNTIME_PAGE, || {
+            let args: Vec<&str> = args
+                .iter()
+                .copied()
+                .filter(|a| *a != self.options.id)
+                .collect();
+            let name = runtime_name(&self.options);
+            format!("runs `{name} {}`: {}", args.join(" "), out.status)
+        });
         if !out.status.success() {
             bail!("{}", runtime_error(&out.stderr));
         }
@@ -351,6 +365,7 @@ fn runtime_error(stderr: &[u8]) -> String {
 /// The shim itself, in the forked child.
 /// `report` is the pipe to the first process, until the report is made.
 fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()> {
+    let began = api::trace::now();
     // A session of its own: no terminal, no signal meant for the engine's
     // process group. A subreaper: the container's init, orphaned when
     // `runtime create` exits, is re-parented to us rather than to PID 1.
@@ -364,6 +379,13 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
     }
     let listener = UnixListener::bind(dir.join("ctl.sock"))
         .with_context(|| format!("binding {}", dir.join("ctl.sock").display()))?;
+    api::trace::step(began, MINISHIM_PAGE, || {
+        format!(
+            "pid {}: setsid, child subreaper, listens on {}",
+            nix::unistd::getpid(),
+            dir.join("ctl.sock").display()
+        )
+    });
     let created = create(options);
     let (init, stdout, stderr, stdin, master) = match created {
         Ok(created) => created,
@@ -379,6 +401,7 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         pid: init.as_raw(),
         status: "created".into(),
         created_at: now(),
+        shim_pid: nix::unistd::getpid().as_raw(),
         ..Default::default()
     };
     let shared = Arc::new(Shared {
@@ -424,6 +447,9 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
         std::thread::spawn(move || accept_clients(&shared, &listener))
     };
     // Closing the pipe lets the first process exit.
+    api::trace::moment("ch05-runtime.md#minishims-contract", || {
+        "reports \"ok\": its first process exits, the engine's call returns".into()
+    });
     if let Some(mut pipe) = report.take() {
         writeln!(pipe, "ok").context("reporting to the first process")?;
     }
@@ -441,11 +467,23 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
             Err(e) => return Err(e).context("waitpid(init)"),
         }
     };
+    api::trace::moment(MINISHIM_PAGE, || match &ended.1 {
+        None => format!("waitpid(2): pid {init} exited with status {}", ended.0),
+        Some(signal) => format!("waitpid(2): pid {init} was killed by {signal}"),
+    });
     // The output ends when the last process holding the pipes is gone.
+    let began = api::trace::now();
     for copier in copiers {
         let _ = copier.join();
     }
+    api::trace::step(began, "ch05-runtime.md#minishim", || {
+        "the output's pipes closed: all of it is in the log".into()
+    });
+    let began = api::trace::now();
     let oom_killed = oom_killed(options).unwrap_or(false);
+    api::trace::step(began, "ch04-cgroups.md#what-happens-at-a-limit", || {
+        format!("OOM check: the cgroup's oom_kill count says killed by the kernel: {oom_killed}")
+    });
     let _ = shared.run_runtime(&["delete", "--force", &options.id]);
     let mut status = shared.status.lock().unwrap_or_else(|e| e.into_inner());
     status.status = "exited".into();
@@ -454,6 +492,10 @@ fn serve(options: &ShimOptions, report: &mut Option<File>) -> anyhow::Result<()>
     status.oom_killed = oom_killed;
     status.finished_at = Some(now());
     shared.save(&status);
+    // Its last line: after it, the engine's wait is answered.
+    api::trace::moment("ch05-runtime.md#minishims-contract", || {
+        "status.json says exited; answers the waiters, closes ctl.sock, exits".into()
+    });
     shared.exited.notify_all();
     drop(status);
     finish_subscribers(&shared);
@@ -573,10 +615,14 @@ fn create(options: &ShimOptions) -> Result<Created, (i32, String)> {
         None
     };
     command.arg(&options.id);
+    let began = api::trace::now();
     let status = command
         .status()
         .with_context(|| format!("running {}", options.runtime.display()))
         .map_err(fail)?;
+    api::trace::step(began, RUNTIME_PAGE, || {
+        format!("runs `{} create`: {status}", runtime_name(options))
+    });
     if !status.success() {
         let message = last_log_error(&dir.join("runtime.log")).unwrap_or_else(|| {
             format!("{} create exited with {status}", options.runtime.display())
@@ -616,6 +662,20 @@ fn create(options: &ShimOptions) -> Result<Created, (i32, String)> {
             )
         })?;
     Ok((Pid::from_raw(pid), ours.1, ours.2, ours.0, ours.3))
+}
+
+/// The book's page on the shim.
+const MINISHIM_PAGE: &str = "ch05-runtime.md#minishim-the-process-that-stays";
+
+/// The book's page on a runtime's commands.
+const RUNTIME_PAGE: &str = "ch05-runtime.md#why-runc-is-a-short-lived-binary";
+
+/// `minirunc`, for the trace.
+fn runtime_name(options: &ShimOptions) -> String {
+    options
+        .runtime
+        .file_name()
+        .map_or("the runtime".into(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The last `msg` of a runtime's JSON log (runc's and minirunc's format).
