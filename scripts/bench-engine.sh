@@ -4,8 +4,9 @@
 # real docker CLI against minidockerd (minishim + minirunc), and the docker
 # CLI against Debian's dockerd 20.10 (containerd-shim-runc-v2 + runc, then
 # + minirunc); then where minidockerd's milliseconds go (its -D log times
-# each request), `ps` and `images` round trips, `docker build` cold and
-# cached, and the memory of the daemons and shims. Both daemons run
+# each request), what --explain costs and each layer's steps in its
+# traces, `ps` and `images` round trips, `docker build` cold and cached,
+# and the memory of the daemons and shims. Both daemons run
 # isolated in a temp dir (no bridge, no iptables: --network none), and are
 # stopped by PID at the end. A benchmark, not a test: it asserts nothing.
 # Needs root, hyperfine and docker.io (scripts/provision.sh --test).
@@ -106,17 +107,36 @@ for line in open(sys.argv[1], errors="replace"):
 for step, values in sorted(times.items(), key=lambda kv: -statistics.median(kv[1])):
     if len(values) >= 10:
         print("  %5.1f ms  %s (%d calls)" % (statistics.median(values), step, len(values)))
-# Inside the start: "minidockerd: debug: ID: start took netns 0.1ms, ...".
-laps = {}
-for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r": start took (.*)$", line)
-    if m:
-        for part in m.group(1).split(", "):
-            step, ms = part.rsplit(" ", 1)
-            laps.setdefault(step, []).append(float(ms.rstrip("ms")))
-print("inside POST /containers/ID/start (median):")
-for step, values in laps.items():
-    print("  %5.1f ms  %s" % (statistics.median(values), step))
+PY
+
+# --explain: what tracing costs (the same run traced, side by side with
+# the untraced one), and where the time goes inside a run, step by step,
+# as each layer measured its own (the median over the traced runs).
+echo
+traces=$tmp/traces
+mkdir -p "$traces"
+hyperfine -N --warmup 3 --runs 30 \
+    -n "minidocker run (not traced)" "$minidocker -H $ours $run" \
+    -n "minidocker run --explain" "$minidocker -H $ours run --rm --explain --network none busybox true"
+for i in $(seq 20); do
+    "$minidocker" -H "$ours" run --rm --explain --network none busybox true 2>"$traces/$i.txt"
+done
+echo
+echo "inside a run, step by step (median over 20 traced runs; the longest first):"
+python3 - "$traces"/*.txt <<'PY'
+import re, statistics, sys
+line_re = re.compile(r"^ *[\d.]+ms +([\d.]+)ms +(\S+) +(.*?)  \[")
+steps = {}
+for path in sys.argv[1:]:
+    for line in open(path, errors="replace"):
+        m = line_re.match(line)
+        if m:
+            took, who, what = m.groups()
+            what = re.sub(r"\b\d+\b", "N", re.sub(r"/\S+", "PATH", what))
+            steps.setdefault((who, what[:70]), []).append(float(took))
+ranked = sorted(steps.items(), key=lambda kv: -statistics.median(kv[1]))
+for (who, what), values in ranked[:18]:
+    print("  %6.2f ms  %-11s %s" % (statistics.median(values), who, what))
 PY
 
 echo

@@ -219,11 +219,9 @@ impl Daemon {
             )));
         }
         // ANCHOR_END: start_shim_spawn
-        container.step(
-            began,
-            "ch05-runtime.md#minishim-the-process-that-stays",
-            || "runs minishim: its first process returns once the container is created".into(),
-        );
+        container.step(began, runtime::shim::MINISHIM_PAGE, || {
+            "runs minishim: its first process returns once the container is created".into()
+        });
         super::faults::point("start:shim-spawned");
 
         // ANCHOR: start_attach_then_start
@@ -326,7 +324,7 @@ impl Daemon {
                     if let Some(shim) = shim {
                         let began = api::trace::now();
                         let gone = shim.wait_exit(std::time::Duration::from_secs(10));
-                        container.step(began, MINISHIM_PAGE, || match gone {
+                        container.step(began, runtime::shim::MINISHIM_PAGE, || match gone {
                             Ok(true) => {
                                 format!("the shim answered the wait; pid {shim_pid} exited")
                             }
@@ -496,6 +494,3 @@ pub fn times(state: &State) -> (Option<std::time::SystemTime>, Option<std::time:
         parse_time(state.finished_at.as_deref()),
     )
 }
-
-/// The book's page on the shim.
-const MINISHIM_PAGE: &str = "ch05-runtime.md#minishim-the-process-that-stays";

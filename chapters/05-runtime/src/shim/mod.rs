@@ -665,7 +665,7 @@ fn create(options: &ShimOptions) -> Result<Created, (i32, String)> {
 }
 
 /// The book's page on the shim.
-const MINISHIM_PAGE: &str = "ch05-runtime.md#minishim-the-process-that-stays";
+pub const MINISHIM_PAGE: &str = "ch05-runtime.md#minishim-the-process-that-stays";
 
 /// The book's page on a runtime's commands.
 const RUNTIME_PAGE: &str = "ch05-runtime.md#why-runc-is-a-short-lived-binary";
