@@ -7,7 +7,10 @@
 //! client times them), so its lines add up to the run's whole time. The
 //! daemon's, the shim's and the runtime's steps come from the daemon
 //! (`GET /containers/ID/explain`) and fall inside the request that caused
-//! them, indented below it.
+//! them, indented below it. The times compare because every process reads
+//! the same machine's `CLOCK_MONOTONIC`: with a daemon on another host
+//! (`-H tcp://…`), the daemon's lines keep their own order and durations,
+//! but not their place among minidocker's.
 
 use std::sync::Arc;
 

@@ -29,7 +29,8 @@
 //!
 //! **Status file.** `status.json`, replaced atomically on every change:
 //! `{"id","pid","status":"created|running|exited","exit_code","signal",
-//! "oom_killed","created_at","started_at","finished_at"}` (RFC 3339 times).
+//! "oom_killed","created_at","started_at","finished_at","shim_pid"}` (RFC 3339
+//! times; `shim_pid` is the shim's own).
 //! When the container has exited, the shim has run `RUNTIME delete`,
 //! answered its waiters (every request sent before it stopped taking
 //! connections, even one it had not read yet), removed its socket and
