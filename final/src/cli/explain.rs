@@ -49,7 +49,6 @@ fn fetch(client: &Client, container: &str) -> anyhow::Result<Explained> {
 /// The line between what the start did and the rest.
 pub const RUNS: &str = "… the container runs: the rest once it has ended";
 
-// ANCHOR: live
 /// The trace of a `run --explain`, printed on stderr as it happens: the
 /// steps up to the start's answer once the container runs, the rest when
 /// it has ended.
@@ -126,7 +125,6 @@ impl Live {
         );
     }
 }
-// ANCHOR_END: live
 
 /// The first lap: from minidocker's first instruction to its first request.
 pub fn starting(started: u64, host: &str) -> Arc<Laps> {
