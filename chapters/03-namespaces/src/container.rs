@@ -426,6 +426,9 @@ pub fn spawn_with(
 }
 // ANCHOR_END: spawn
 
+/// The book's page on the barrier, for the trace.
+const BARRIER: &str = "ch03-namespaces.md#the-barrier-before-execve";
+
 /// `clone(2) CLONE_NEWNS|CLONE_NEWPID → pid 4242 on the host; joins net
 /// by path`, for the trace.
 fn describe_clone(spec: &ContainerSpec, pid: Pid) -> String {
@@ -757,7 +760,7 @@ impl ChildSetup<'_> {
         //    PATH: a typo is reported before the barrier, by `create`.
         let program = exec::find_program(&spec.process.args[0], &spec.process.env)?;
         exec::close_on_exec_from(3)?;
-        api::trace::moment("ch03-namespaces.md#the-barrier-before-execve", || {
+        api::trace::moment(BARRIER, || {
             format!(
                 "ready, as PID {} of its PID namespace; waits at the exec fifo",
                 nix::unistd::getpid()
@@ -775,12 +778,9 @@ impl ChildSetup<'_> {
                 .write(true)
                 .open(&reopen)
                 .with_context(|| format!("opening the exec fifo through {reopen}"))?;
-            // Recorded before the byte: `start` returns only after it.
-            api::trace::moment("ch03-namespaces.md#the-barrier-before-execve", || {
-                format!(
-                    "released by the fifo's reader: next, execve({})",
-                    program.display()
-                )
+            // Traced before the byte: `start` returns only after it.
+            api::trace::moment(BARRIER, || {
+                format!("released: execve({})", program.display())
             });
             fifo.write_all(b"0").context("writing to the exec fifo")?;
         }

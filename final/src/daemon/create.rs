@@ -17,7 +17,7 @@ use namespaces::etc::{self, EtcOptions};
 
 use super::container::{Container, Record, State};
 use super::spec::{self, RunOptions};
-use super::{Daemon, image_error, netns};
+use super::{Daemon, explain, image_error, netns};
 
 impl Daemon {
     pub fn create(
@@ -70,54 +70,26 @@ impl Daemon {
         // A 404 here makes the CLI pull and retry: only for a missing image.
         let resolving = api::trace::now();
         let image = self.store.resolve(&config.image).map_err(image_error)?;
-        let resolved = api::trace::now();
         merge_image_config(&mut config, &image.config.config)?;
 
-        // ANCHOR: create_snapshot
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
         }
+        // ANCHOR: create_snapshot
         let dir = self.config.containers_dir().join(id);
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let trace = self.new_trace(&config, &dir, (resolving, &image));
         let made = (|| -> anyhow::Result<()> {
-            let trace = self.new_trace(&config, &dir)?;
-            let step = |at: u64, page: &str, what: &dyn Fn() -> String| {
-                super::explain::step(trace.as_ref(), at, page, what)
-            };
-            if let Some(trace) = &trace {
-                trace.record(&api::trace::Step {
-                    at: resolving,
-                    took: resolved - resolving,
-                    who: api::trace::Layer::Minidockerd,
-                    what: format!(
-                        "image {} → {}, layers: {}",
-                        config.image,
-                        image.id,
-                        image.config.rootfs.diff_ids.len()
-                    ),
-                    page: "ch02-images.md#names-are-normalised".into(),
-                });
-            }
             let rootfs = dir.join("rootfs");
             let began = api::trace::now();
             let snapshot = match snapshot_at {
                 None => snapshot::mount(&self.store, &image, &rootfs, Snapshotter::Overlay)?,
                 Some(from) => snapshot::retarget(&self.store, from, &rootfs)?,
             };
-            step(
-                began,
-                "ch02-images.md#one-image-many-containers-overlayfs",
-                &|| {
-                    format!(
-                        "mount(\"overlay\") on {}: lower layers {}, writable {}",
-                        rootfs.display(),
-                        snapshot.layers.len(),
-                        snapshot.upper(&self.store).display()
-                    )
-                },
-            );
+            explain::step(trace.as_ref(), began, explain::OVERLAY, || {
+                self.mounted(&snapshot)
+            });
             super::faults::point("create:snapshot-mounted");
-            let began = api::trace::now();
             let etc = EtcOptions {
                 hostname: config.hostname.clone(),
                 extra_hosts: extra_hosts(options.extra_hosts.as_deref().unwrap_or_default())?,
@@ -128,12 +100,6 @@ impl Daemon {
             for (file, contents) in etc::files(&etc) {
                 images::atomic::write_file(&dir.join(file), contents.as_bytes())?;
             }
-            step(
-                began,
-                "ch03-namespaces.md#what-docker-mounts-in-every-container",
-                &|| "hostname, hosts and resolv.conf written, to be bound over the image's".into(),
-            );
-            let began = api::trace::now();
             // The spec built once now, so what it refuses (an unknown
             // capability or user, a missing device) is refused at create.
             let place = spec::Placement {
@@ -144,11 +110,6 @@ impl Daemon {
             };
             let request = spec::request(id, &config, &host_config, &place)?;
             spec::build(&request, true)?;
-            step(
-                began,
-                "ch05-runtime.md#the-spec-builder-and-minirunc-spec",
-                &|| "config.json built once to check it: users, capabilities, devices".into(),
-            );
             Ok(())
         })();
         if let Err(e) = made {

@@ -17,12 +17,17 @@ use std::sync::Mutex;
 use api::ApiError;
 use api::trace::{Layer, Step, TraceFile};
 use api::types::ContainerConfig;
+use images::snapshot::SnapshotRecord;
+use images::store::Image;
 use serde::{Deserialize, Serialize};
 
 use super::Daemon;
 use super::container::Container;
 
 pub const TRACE_FILE: &str = "trace.jsonl";
+
+/// The book's page on the overlay mount.
+pub const OVERLAY: &str = "ch02-images.md#one-image-many-containers-overlayfs";
 
 /// Removed containers' traces kept.
 const KEPT: usize = 64;
@@ -66,6 +71,17 @@ impl Container {
         }
     }
 
+    /// The step of recording an exit, begun at `at`.
+    pub fn exit_recorded(&self, at: u64, oom_killed: bool) {
+        self.step(at, "engine.md#the-monitor", || {
+            let state = self.state();
+            format!(
+                "container.json says {} ({}), OOM-killed: {oom_killed}",
+                state.status, state.exit_code
+            )
+        });
+    }
+
     fn explained(&self) -> Explained {
         Explained {
             id: self.id.clone(),
@@ -87,18 +103,38 @@ impl Daemon {
     }
 
     /// A new container's trace file, if it is traced.
+    /// Its first step: the image, resolved from `at` on. (A trace that
+    /// cannot be made never fails the create.)
     pub fn new_trace(
         &self,
         config: &ContainerConfig,
         dir: &Path,
-    ) -> anyhow::Result<Option<TraceFile>> {
+        (at, image): (u64, &Image),
+    ) -> Option<TraceFile> {
         if !self.traced(config) {
-            return Ok(None);
+            return None;
         }
-        let path = dir.join(TRACE_FILE);
-        let file = TraceFile::open(&path)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
-        Ok(Some(file))
+        let file = TraceFile::open(&dir.join(TRACE_FILE)).ok()?;
+        file.step(
+            Layer::Minidockerd,
+            at,
+            "ch02-images.md#names-are-normalised",
+            || {
+                let layers = image.config.rootfs.diff_ids.len();
+                format!("image {} → {}, layers: {layers}", config.image, image.id)
+            },
+        );
+        Some(file)
+    }
+
+    /// The overlay snapshot a create mounted, in a trace's words.
+    pub fn mounted(&self, snapshot: &SnapshotRecord) -> String {
+        format!(
+            "mount(\"overlay\") on {}: lower layers {}, writable {}",
+            snapshot.target.display(),
+            snapshot.layers.len(),
+            snapshot.upper(&self.store).display()
+        )
     }
 
     // ANCHOR: explain
@@ -164,7 +200,8 @@ impl Daemon {
     }
 }
 
-/// What config.json asks of the runtime, in one line: `namespaces pid
+/// What config.json asks of the runtime, in one line: `config.json
+/// written: namespaces pid
 /// ipc uts mount net (joined); cgroup /minidocker/ID; 14 capabilities;
 /// seccomp: 363 calls allowed; 17 mounts`.
 pub fn describe_spec(spec: &runtime::spec::Spec) -> String {
@@ -195,8 +232,8 @@ pub fn describe_spec(spec: &runtime::spec::Spec) -> String {
         None => "no seccomp".to_string(),
     };
     format!(
-        "namespaces {}; cgroup {}; {capabilities} capabilities; {seccomp}; {} mounts, \
-         {} paths masked",
+        "config.json written: namespaces {}; cgroup {}; {capabilities} capabilities; {seccomp}; \
+         {} mounts, {} paths masked",
         namespaces.join(" "),
         linux.cgroups_path.as_deref().unwrap_or("(the runtime's)"),
         spec.mounts.len(),

@@ -16,6 +16,7 @@ use runtime::shim::ShimStatus;
 use runtime::shim::client::ShimClient;
 
 use super::container::{Container, State, parse_time};
+use super::explain::describe_spec;
 use super::spec::{self, Placement};
 use super::{Daemon, netns};
 
@@ -126,11 +127,8 @@ impl Daemon {
                 });
             }
             netns::create(&netns_path)?;
-            container.step(began, "engine.md#start-namespace-configjson-shim", || {
-                format!(
-                    "network namespace made, held by a bind mount at {}",
-                    netns_path.display()
-                )
+            container.step(began, NETNS_PAGE, || {
+                format!("netns {}", netns_path.display())
             });
         }
         let began = api::trace::now();
@@ -150,10 +148,7 @@ impl Daemon {
             &serde_json::to_vec_pretty(&config_json).context("config.json")?,
         )?;
         container.step(began, "ch05-runtime.md#the-bundle", || {
-            format!(
-                "config.json written: {}",
-                super::explain::describe_spec(&config_json)
-            )
+            describe_spec(&config_json)
         });
         // ANCHOR_END: start_spec
 
@@ -244,27 +239,17 @@ impl Daemon {
                 Err(e) => eprintln!("minidockerd: attaching to {id}: {e:#}"),
             }
         }
-        if attaches > 0 {
-            container.step(began, "engine.md#attach", || {
-                format!("{attaches} attach stream joined to the shim's, before any output")
-            });
-        }
+        container.step(began, "engine.md#attach", || {
+            format!("attach streams joined: {attaches}")
+        });
         let began = api::trace::now();
         shim.start().context("starting the container's process")?;
-        container.step(
-            began,
-            "ch05-runtime.md#create-and-start-what-waits-where",
-            || "asks the shim to start the process".into(),
-        );
+        container.step(began, START_PAGE, || {
+            "asks the shim to start the process".into()
+        });
         super::faults::point("start:process-started");
         let status = shim.status().context("asking the shim for the status")?;
         self.adopt(container, &status)?;
-        container.moment("engine.md#the-monitor", || {
-            format!(
-                "running: pid {} on the host, in container.json; a thread waits on the shim",
-                status.pid
-            )
-        });
         self.container_event(&container.snapshot(), "start", &[]);
         Ok(())
         // ANCHOR_END: start_attach_then_start
@@ -298,6 +283,12 @@ impl Daemon {
                 health,
             };
         })?;
+        container.moment("engine.md#the-monitor", || {
+            format!(
+                "running: pid {} on the host, in container.json; a thread waits on the shim",
+                status.pid
+            )
+        });
         self.monitor(container, exits_before, status.shim_pid);
         self.watch_health(container);
         Ok(())
@@ -393,13 +384,7 @@ impl Daemon {
         if let Err(e) = result {
             eprintln!("minidockerd: recording the exit of {}: {e:#}", container.id);
         }
-        container.step(began, "engine.md#the-monitor", || {
-            format!(
-                "container.json says {} ({exit_code}), OOM-killed: {}",
-                container.state().status,
-                status.oom_killed
-            )
-        });
+        container.exit_recorded(began, status.oom_killed);
         let record = container.snapshot();
         if status.oom_killed {
             self.container_event(&record, "oom", &[]);
@@ -494,3 +479,10 @@ pub fn times(state: &State) -> (Option<std::time::SystemTime>, Option<std::time:
         parse_time(state.finished_at.as_deref()),
     )
 }
+
+/// The book's page on what `create` and `start` each leave done.
+const START_PAGE: &str = "ch05-runtime.md#create-and-start-what-waits-where";
+
+/// The book's page on the container's network namespace (a bind mount of
+/// its nsfs file keeps it while nothing runs in it).
+const NETNS_PAGE: &str = "engine.md#start-namespace-configjson-shim";
