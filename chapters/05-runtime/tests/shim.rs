@@ -442,7 +442,15 @@ fn privileged_exec_runs_a_process_with_its_own_streams() {
         .unwrap();
     // The exec's own process: `sh`, or `sleep` once it has exec'd (busybox
     // runs its applets as /proc/self/exe, so its arguments tell, not comm).
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    // Caught in the middle of `sh`'s execve of `sleep`, the kernel shows
+    // an empty command line: read it again once the exec is through.
+    let cmdline = loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        if !cmdline.is_empty() {
+            break cmdline;
+        }
+        std::thread::yield_now();
+    };
     assert!(
         cmdline.starts_with(b"sh\0-c\0echo started") || cmdline == b"sleep\x0030\0",
         "{}",
